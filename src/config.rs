@@ -26,6 +26,7 @@ mod lenient;
 mod located;
 pub mod notify;
 mod plain_errors;
+pub mod provider_lifecycle;
 pub mod pull_requests;
 mod python_env;
 mod python_signs;

@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::provider_lifecycle::{Each, Lifecycle};
 use super::ConfigError;
 
 /// The file's words for one host under `launcher.remotes`.
@@ -32,6 +33,10 @@ pub struct FileRemote {
     pub sandbox: Option<String>,
     #[serde(default)]
     pub provider: Option<FileProvider>,
+    #[serde(default)]
+    pub labels: Option<Vec<String>>,
+    #[serde(default)]
+    pub warm: Option<usize>,
 }
 
 /// The file's words for a host reached through a program (`provider:`).
@@ -39,6 +44,10 @@ pub struct FileRemote {
 pub struct FileProvider {
     #[serde(default)]
     pub exec: Option<Vec<String>>,
+    #[serde(default)]
+    pub create: Option<Vec<String>>,
+    #[serde(default)]
+    pub destroy: Option<Vec<String>>,
 }
 
 /// The keys of one host, for did-you-mean.
@@ -49,10 +58,12 @@ pub const KEYS: &[&str] = &[
     "codex",
     "max_departments",
     "sandbox",
+    "labels",
+    "warm",
 ];
 
 /// The keys of a host's `provider:`.
-pub const PROVIDER_KEYS: &[&str] = &["exec"];
+pub const PROVIDER_KEYS: &[&str] = &["exec", "create", "destroy"];
 
 /// How the launcher reaches a host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -101,6 +112,35 @@ pub struct Remote {
     pub codex: String,
     pub max_departments: usize,
     pub sandbox: RemoteSandbox,
+    /// What a department's `where: {labels: [...]}` picks it by.
+    pub labels: Vec<String>,
+    /// The containers the launcher makes and removes for it, if it does.
+    pub lifecycle: Option<Lifecycle>,
+    /// The container of the launcher's making this value reaches (its
+    /// exec line filled in by [`Remote::in_container`]).
+    pub container: Option<String>,
+}
+
+impl Remote {
+    /// This host as it reaches container `id` of its making: `{session}`
+    /// in its exec line is `id`.
+    pub fn in_container(&self, id: &str) -> Remote {
+        let mut there = self.clone();
+        if let Reach::Exec(line) = &mut there.reach {
+            *line = Lifecycle::filled(line, id);
+        }
+        there.container = Some(id.to_string());
+        there
+    }
+
+    /// The name its relay and its environment go by: the host's, or for a
+    /// container of a department's own, `host.container`.
+    pub fn place_id(&self) -> String {
+        match (&self.container, &self.lifecycle) {
+            (Some(id), Some(l)) if l.each == Each::Department => format!("{}.{id}", self.name),
+            _ => self.name.clone(),
+        }
+    }
 }
 
 pub const DEFAULT_MAX_DEPARTMENTS: usize = 2;
@@ -129,6 +169,15 @@ pub fn resolve(
         }
         let repo = w.repo.as_deref().map(str::trim).unwrap_or_default();
         let reach = reach(&name, &w, repo).map_err(|(key, why)| invalid(key, why))?;
+        let lifecycle =
+            lifecycle(&name, &w, repo, &reach).map_err(|(key, why)| invalid(key, why))?;
+        let labels = w.labels.clone().unwrap_or_default();
+        if let Some(bad) = labels.iter().find(|l| !crate::ids::is_valid_id(l)) {
+            return Err(invalid(
+                "labels",
+                format!("{bad:?} is not a label: letters, digits, _ and -, such as gpu"),
+            ));
+        }
         if let Some(why) = bad_remote_path(repo) {
             return Err(invalid("repo", why));
         }
@@ -160,6 +209,9 @@ pub fn resolve(
             codex: codex.to_string(),
             max_departments,
             sandbox,
+            labels,
+            lifecycle,
+            container: None,
         });
     }
     Ok(remotes)
@@ -184,25 +236,45 @@ fn reach(name: &str, w: &FileRemote, repo: &str) -> Result<Reach, (&'static str,
         }
         (None, Some(p)) => p.exec.clone().unwrap_or_default(),
     };
-    let filled: Vec<String> = exec
-        .iter()
-        .map(|word| word.replace("{name}", name).replace("{repo}", repo))
-        .collect();
-    match bad_exec(&filled) {
+    let filled = fill(&exec, name, repo);
+    match bad_line(&filled) {
         Some(why) => Err(("provider.exec", why)),
         None => Ok(Reach::Exec(filled)),
     }
 }
 
-/// Why `argv` cannot run a command inside a host, if it cannot: a program
-/// here (a name found on PATH, or an absolute path) and words with no
-/// control characters. (A cloned file's line waits for the user's trust.)
-fn bad_exec(argv: &[String]) -> Option<String> {
+/// `line` with host `name`'s `{name}` and `{repo}`.
+fn fill(line: &[String], name: &str, repo: &str) -> Vec<String> {
+    line.iter()
+        .map(|word| word.replace("{name}", name).replace("{repo}", repo))
+        .collect()
+}
+
+/// The containers host `name`'s provider has the launcher make, if any.
+fn lifecycle(
+    name: &str,
+    w: &FileRemote,
+    repo: &str,
+    reach: &Reach,
+) -> Result<Option<Lifecycle>, (&'static str, String)> {
+    let Reach::Exec(exec) = reach else {
+        return match w.warm {
+            Some(n) if n > 0 => Err(("warm", "makes containers ahead: only for a provider".into())),
+            _ => Ok(None),
+        };
+    };
+    let provider = w.provider.clone().unwrap_or_default();
+    let line = |l: Option<Vec<String>>| l.map(|l| fill(&l, name, repo));
+    super::provider_lifecycle::resolve(exec, line(provider.create), line(provider.destroy), w.warm)
+}
+
+/// Why `argv` cannot run here as one of a provider's lines, if it cannot: a
+/// program here (a name found on PATH, or an absolute path) and words with
+/// no control characters. (A cloned file's line waits for the user's trust.)
+pub(super) fn bad_line(argv: &[String]) -> Option<String> {
     let Some(program) = argv.first() else {
         return Some(
-            "missing: the program and words that run a command inside, such as \
-             [podman, exec, -i, cg-{name}]"
-                .into(),
+            "missing: the program and its words, such as [podman, exec, -i, cg-{name}]".into(),
         );
     };
     if argv.iter().any(|word| has_control(word)) {
@@ -315,11 +387,15 @@ pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, 
         let repo = w.repo.as_deref().unwrap_or_default().trim();
         // The program it runs there is part of what is trusted.
         let codex = w.codex.as_deref().map(str::trim).unwrap_or("codex");
-        match w.provider.as_ref().and_then(|p| p.exec.as_ref()) {
-            // The provider's line runs here, as you.
-            Some(exec) => asks.push((
+        match w
+            .provider
+            .as_ref()
+            .and_then(|p| p.exec.as_ref().map(|e| (p, e)))
+        {
+            // The provider's lines run here, as you.
+            Some((provider, exec)) => asks.push((
                 format!("remotes.{name}"),
-                format!("{} then {repo} running {codex}", exec.join(" ")),
+                provider_lines(provider, exec, repo, codex),
                 "departments may work inside what this program reaches: it runs on this \
                  machine, as you, before any of their commands",
             )),
@@ -339,6 +415,17 @@ pub fn trust_asks(words: &BTreeMap<String, FileRemote>) -> Vec<(String, String, 
         }
     }
     asks
+}
+
+/// A provider's lines as the trust prompt shows them: each that runs here.
+fn provider_lines(provider: &FileProvider, exec: &[String], repo: &str, codex: &str) -> String {
+    let mut shown = format!("{} then {repo} running {codex}", exec.join(" "));
+    for (key, line) in [("create", &provider.create), ("destroy", &provider.destroy)] {
+        if let Some(line) = line {
+            shown.push_str(&format!("; {key}: {}", line.join(" ")));
+        }
+    }
+    shown
 }
 
 #[cfg(test)]
@@ -368,6 +455,9 @@ mod tests {
                 codex: "codex".into(),
                 max_departments: DEFAULT_MAX_DEPARTMENTS,
                 sandbox: RemoteSandbox::Required,
+                labels: Vec::new(),
+                lifecycle: None,
+                container: None,
             }]
         );
     }

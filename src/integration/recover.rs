@@ -66,7 +66,7 @@ impl Integrations {
             let repo = self.ctx.repo.clone();
             let fence = record::fence(&self.ctx);
             let teardown = crate::config_trust::teardown_of(&self.ctx.config);
-            let hosts = crate::placement::Departure::of(&self.ctx.config);
+            let hosts = crate::placement::Departure::of(&self.ctx);
             let (p, ws) = (p.clone(), ws.clone());
             off_runtime(move || {
                 let recovered = git::recover(&repo, &p, &fence).map_err(super::launcher_error)?;

@@ -542,7 +542,7 @@ async fn run(ctx: &Arc<Context>, id: &str, pending: PendingIntegration) -> LResu
         let repo = ctx.repo.clone();
         let fence = record::fence(ctx);
         let teardown = crate::config_trust::teardown_of(&ctx.config);
-        let hosts = crate::placement::Departure::of(&ctx.config);
+        let hosts = crate::placement::Departure::of(ctx);
         let message = format!("{} {id}: {mode}", ws.branch);
         let pending = pending.clone();
         off_runtime(move || {

@@ -130,7 +130,7 @@ impl Integrations {
         let tidied = {
             let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
             let teardown = crate::config_trust::teardown_of(&self.ctx.config);
-            let hosts = Departure::of(&self.ctx.config);
+            let hosts = Departure::of(&self.ctx);
             off_runtime(move || Ok(tidy(&repo, &ws, integrated, &teardown, &hosts))).await
         };
         let tidied = match tidied {

@@ -505,7 +505,8 @@ impl Launcher {
             }
             false => None,
         };
-        self.hosts.check_all(&self.ctx, here, trusted).await;
+        let placement = Arc::clone(&self.sessions.placement);
+        placement.check_hosts(&self.ctx, here, trusted).await;
         // Departments waiting for a host that is ready now start.
         self.dispatcher.pump_queue().await;
         self.hosts.all()

@@ -63,4 +63,8 @@ pub struct RemoteWork {
     /// it was written here. Cleared by the next fetch that is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// The container of the launcher's making it works in (issue 76), for
+    /// a provider with `create`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }

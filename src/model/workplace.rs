@@ -119,6 +119,7 @@ mod tests {
             fetched: None,
             removed: false,
             refused: None,
+            container: None,
         }
     }
 

@@ -50,7 +50,7 @@ fn fetch_remote_once(
 ) -> Result<git::Fetched, WorktreeError> {
     let refused =
         |e: String| WorktreeError::Refused(format!("{}'s work on {}: {e}", session.id, work.host));
-    let host = host::host(ctx, &work.host).map_err(|e| refused(e.to_string()))?;
+    let host = host::for_work(ctx, work).map_err(|e| refused(e.to_string()))?;
     let ssh = host::ssh(ctx).map_err(|e| refused(e.to_string()))?;
     let tree = git::RemoteTree {
         path: work.path.clone(),
@@ -77,18 +77,23 @@ fn fetch_remote_once(
 pub struct Departure {
     remotes: Vec<Remote>,
     ssh: Option<Ssh>,
+    /// The state folder, where the containers of its making are written down.
+    state: std::path::PathBuf,
 }
 
 impl Departure {
-    pub fn of(config: &crate::config::Config) -> Departure {
+    pub fn of(ctx: &Context) -> Departure {
         Departure {
-            remotes: trusted_hosts(config),
-            ssh: Ssh::new(&config.launcher.ssh_program).ok(),
+            remotes: trusted_hosts(&ctx.config),
+            ssh: Ssh::new(&ctx.config.launcher.ssh_program).ok(),
+            state: ctx.paths.state_dir.clone(),
         }
     }
 
     /// Removes `ws`'s worktree, branch and refs on its host (blocking);
-    /// true when they are gone. A failure is logged and tried again later.
+    /// true when they are gone. A container of the department's own goes
+    /// instead, when its provider removes containers. A failure is logged
+    /// and tried again later.
     pub fn leave(&self, repo: &std::path::Path, ws: &crate::model::Workspace) -> bool {
         let Some(work) = ws.workplace.host().filter(|w| !w.removed) else {
             return false;
@@ -102,12 +107,32 @@ impl Departure {
             );
             return false;
         };
+        if let Some(id) = &work.container {
+            let inside = host.in_container(id);
+            let removes = inside
+                .lifecycle
+                .as_ref()
+                .is_some_and(|l| !l.destroy.is_empty());
+            if removes && super::Containers::per_department(&inside) {
+                return match super::containers::destroy(&self.state, &inside, id) {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!("removing {}'s container: {e}", ws.name);
+                        false
+                    }
+                };
+            }
+        }
         let Some(ssh) = &self.ssh else { return false };
         let tree = git::RemoteTree {
             path: work.path.clone(),
             branch: work.branch.clone(),
         };
-        match git::remove(ssh, host, repo, &tree) {
+        let host = match &work.container {
+            Some(id) => host.in_container(id),
+            None => host.clone(),
+        };
+        match git::remove(ssh, &host, repo, &tree) {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!("removing {} on {}: {e}", work.path, work.host);

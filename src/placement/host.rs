@@ -46,6 +46,16 @@ pub fn host(ctx: &Context, name: &str) -> Result<Remote, PlacementError> {
         )
 }
 
+/// The host `work` is on, as it reaches `work`'s container when the
+/// launcher made one for it.
+pub fn for_work(ctx: &Context, work: &crate::model::RemoteWork) -> Result<Remote, PlacementError> {
+    let host = host(ctx, &work.host)?;
+    Ok(match &work.container {
+        Some(id) => host.in_container(id),
+        None => host,
+    })
+}
+
 /// The user's ssh, as the configuration names it.
 pub fn ssh(ctx: &Context) -> Result<Ssh, PlacementError> {
     Ssh::new(&ctx.config.launcher.ssh_program).map_err(|e| PlacementError::Ssh(e.to_string()))
@@ -130,6 +140,9 @@ pub(crate) mod tests {
             codex: "codex".into(),
             max_departments: 1,
             sandbox: crate::config::remotes::RemoteSandbox::Required,
+            labels: Vec::new(),
+            lifecycle: None,
+            container: None,
         }
     }
 

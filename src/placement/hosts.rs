@@ -11,7 +11,9 @@ use crate::model::{RemoteHost, RemoteState};
 
 pub use crate::model::RemoteHost as HostView;
 
+use super::containers::Containers;
 use super::ssh::Ssh;
+use crate::config::provider_lifecycle::Each;
 
 /// Every host, by name, as last checked.
 #[derive(Default)]
@@ -35,6 +37,7 @@ impl Hosts {
     pub async fn check_all(
         self: &Arc<Self>,
         ctx: &Arc<Context>,
+        containers: &Arc<Containers>,
         here: Option<(u32, u32, u32)>,
         trusted: bool,
     ) {
@@ -55,10 +58,11 @@ impl Hosts {
         for host in remotes {
             self.set(&host, RemoteState::Checking, "checking".into(), None);
             let (this, ssh) = (Arc::clone(self), ssh.clone());
+            let (containers, state) = (Arc::clone(containers), ctx.paths.state_dir.clone());
             // Futures, not tasks: dropped at the stop, their ssh ends with them.
             checks.push(async move {
                 let found = match &ssh {
-                    Ok(ssh) => super::preflight::check(ssh, &host, here).await,
+                    Ok(ssh) => check_one(ssh, &containers, &state, &host, here).await,
                     Err(e) => super::preflight::Found {
                         state: RemoteState::Refused,
                         detail: e.to_string(),
@@ -141,6 +145,45 @@ impl Hosts {
         };
         self.found.write().unwrap().insert(host.name.clone(), view);
     }
+}
+
+/// The pre-flight of `host`, in a container of the launcher's making when
+/// its provider makes them (the host's own, or one made ahead, removed
+/// after the check unless the host keeps some warm).
+async fn check_one(
+    ssh: &Ssh,
+    containers: &Containers,
+    state: &std::path::Path,
+    host: &Remote,
+    here: Option<(u32, u32, u32)>,
+) -> super::preflight::Found {
+    let Some(lifecycle) = host.lifecycle.clone() else {
+        return super::preflight::check(ssh, host, here).await;
+    };
+    let made = match lifecycle.each {
+        Each::Host => containers.for_host(state, ssh, host).await,
+        Each::Department => containers.one_ahead(state, ssh, host).await,
+    };
+    let inside = match made {
+        Ok(inside) => inside,
+        Err(e) => {
+            return super::preflight::Found {
+                state: RemoteState::Unreachable,
+                detail: format!("{e}; it is tried again at the next check"),
+                codex_version: None,
+            }
+        }
+    };
+    let found = super::preflight::check(ssh, &inside, here).await;
+    if lifecycle.each == Each::Department {
+        containers.keep_warm(state, ssh, host).await;
+        if lifecycle.warm == 0 {
+            if let Some(id) = inside.container.clone() {
+                containers.give_up_warm(state, host, &id).await;
+            }
+        }
+    }
+    found
 }
 
 #[cfg(test)]

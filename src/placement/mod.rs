@@ -20,6 +20,7 @@
 
 mod away;
 mod back;
+mod containers;
 mod git;
 mod here;
 mod host;
@@ -40,6 +41,7 @@ use crate::policy::placement::NotShownThere;
 
 pub use away::HostWatcher;
 pub use back::{bring_back, Departure};
+pub use containers::{ContainerError, Containers};
 pub use git::Fetched;
 pub use here::exec_server_outside;
 pub use host::{trusted_hosts, PlacementError};
@@ -52,6 +54,8 @@ use relay::Relay;
 #[derive(Default)]
 pub struct Placement {
     pub hosts: Arc<Hosts>,
+    /// The containers of the launcher's making (a provider's `create`).
+    pub containers: Arc<Containers>,
     relays: tokio::sync::Mutex<HashMap<String, Arc<Relay>>>,
     /// The relays of departments at the user's path, with their worktrees.
     here: tokio::sync::Mutex<HashMap<String, (Arc<Relay>, PathBuf)>>,
@@ -102,6 +106,8 @@ impl From<PrepareError> for crate::error::LauncherError {
 pub enum HostWorktreeError {
     #[error(transparent)]
     Host(#[from] PlacementError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
     #[error(transparent)]
     Git(#[from] git::RemoteGitError),
 }
@@ -156,12 +162,12 @@ impl Placement {
             host: work.host.clone(),
             source,
         };
-        let host = host::host(ctx, &work.host).map_err(placed)?;
+        let host = host::for_work(ctx, work).map_err(placed)?;
         let relay = self.relay(ctx, &host).await.map_err(placed)?;
         let temp_there = git::temp_path(&work.path);
         Ok(Prepared {
             environment: Some(RemoteEnvironment {
-                id: host.name.clone(),
+                id: host.place_id(),
                 url: relay.url(),
                 secret: relay.secret().clone(),
                 cwd: PathBuf::from(&work.path),
@@ -192,7 +198,15 @@ impl Placement {
     ) -> Result<(), HostWorktreeError> {
         let host = self.ready(ctx, &name)?;
         let ssh = host::ssh(ctx)?;
-        let tree = git::prepare(&ssh, &host, &ctx.repo, &ws.base, &ws.name, &ws.branch).await?;
+        let inside = self.container_for(ctx, &ssh, &host, &ws.name).await?;
+        let tree = git::prepare(&ssh, &inside, &ctx.repo, &ws.base, &ws.name, &ws.branch).await;
+        let tree = match tree {
+            Ok(tree) => tree,
+            Err(e) => {
+                self.give_back(ctx, &inside).await;
+                return Err(e.into());
+            }
+        };
         ws.workplace = crate::model::Workplace::Host(RemoteWork {
             host: name,
             path: tree.path,
@@ -200,8 +214,100 @@ impl Placement {
             fetched: None,
             removed: false,
             refused: None,
+            container: inside.container,
         });
         Ok(())
+    }
+
+    /// `host` as department `worktree` reaches it: in the host's own
+    /// container or one of the department's own when the host's provider
+    /// makes them (another is then made ahead, when it keeps some warm).
+    async fn container_for(
+        &self,
+        ctx: &Context,
+        ssh: &ssh::Ssh,
+        host: &crate::config::remotes::Remote,
+        worktree: &str,
+    ) -> Result<crate::config::remotes::Remote, ContainerError> {
+        let state = &ctx.paths.state_dir;
+        let Some(each) = host.lifecycle.as_ref().map(|l| l.each) else {
+            return Ok(host.clone());
+        };
+        if each == crate::config::provider_lifecycle::Each::Host {
+            return self.containers.for_host(state, ssh, host).await;
+        }
+        let taken = self.containers.take(state, ssh, host, worktree).await?;
+        let (containers, state, ssh, host) = (
+            Arc::clone(&self.containers),
+            state.clone(),
+            ssh.clone(),
+            host.clone(),
+        );
+        ctx.spawn(async move { containers.keep_warm(&state, &ssh, &host).await });
+        Ok(taken)
+    }
+
+    /// A department's own container that it will not use after all.
+    async fn give_back(&self, ctx: &Context, inside: &crate::config::remotes::Remote) {
+        let Some(id) = inside
+            .container
+            .clone()
+            .filter(|_| Containers::per_department(inside))
+        else {
+            return;
+        };
+        let (containers, state, host) = (
+            Arc::clone(&self.containers),
+            ctx.paths.state_dir.clone(),
+            inside.clone(),
+        );
+        let gone =
+            tokio::task::spawn_blocking(move || containers.destroy(&state, &host, &id)).await;
+        if let Ok(Err(e)) = gone {
+            tracing::warn!("removing a container its department did not use: {e}");
+        }
+    }
+
+    /// Checks every host of `launcher.remotes` (`here`: this launcher's
+    /// Codex version; none is reached while the file waits for `trusted`),
+    /// after removing what an earlier run's containers left.
+    pub async fn check_hosts(
+        self: &Arc<Self>,
+        ctx: &Arc<Context>,
+        here: Option<(u32, u32, u32)>,
+        trusted: bool,
+    ) {
+        if trusted {
+            let (this, told) = (Arc::clone(self), Arc::clone(ctx));
+            let swept = tokio::task::spawn_blocking(move || this.tidy_containers(&told, false));
+            if let Err(e) = swept.await {
+                tracing::error!("removing containers left by an earlier run: {e}");
+            }
+        }
+        self.hosts
+            .check_all(ctx, &self.containers, here, trusted)
+            .await;
+    }
+
+    /// Removes the containers of the launcher's making that no department
+    /// works in (what a crash left; at a stop, also those made ahead and
+    /// the hosts' own with no work left in them). Blocking.
+    pub fn tidy_containers(&self, ctx: &Context, stopping: bool) {
+        let hosts = trusted_hosts(&ctx.config);
+        let state = &ctx.paths.state_dir;
+        if stopping {
+            self.containers.drop_warm(state, &hosts);
+        }
+        let in_use = ctx.store.read(|s| {
+            s.sessions
+                .values()
+                .filter_map(|x| x.workspace())
+                .filter_map(|w| w.workplace.host())
+                .filter(|r| !r.removed)
+                .filter_map(|r| Some((r.host.clone(), r.container.clone()?)))
+                .collect()
+        });
+        self.containers.sweep(state, &hosts, &in_use, stopping);
     }
 }
 

@@ -37,7 +37,8 @@ impl Placement {
         if *self.closed.lock().unwrap() {
             return Err(PlacementError::Ssh("the launcher stops".into()));
         }
-        if let Some(r) = relays.get(&host.name) {
+        let key = host.place_id();
+        if let Some(r) = relays.get(&key) {
             return Ok(Arc::clone(r));
         }
         let ssh = super::host::ssh(ctx)?;
@@ -79,12 +80,12 @@ impl Placement {
         let reach = relay::Reach::Ssh {
             ssh,
             host: host.clone(),
-            errors: host_log(ctx, &host.name),
+            errors: host_log(ctx, &key),
         };
         let relay = Relay::start(reach, move |work| tasks.spawn(work), on_state)
             .await
-            .map_err(|e| PlacementError::Ssh(format!("the relay to {}: {e}", host.name)))?;
-        relays.insert(host.name.clone(), Arc::clone(&relay));
+            .map_err(|e| PlacementError::Ssh(format!("the relay to {key}: {e}")))?;
+        relays.insert(key, Arc::clone(&relay));
         Ok(relay)
     }
 

@@ -237,6 +237,7 @@ mod tests {
             fetched: None,
             removed: false,
             refused: Some("fetching the work back failed: error in commit: bad tree".into()),
+            container: None,
         });
         let Err(Refusal::Conflict(m)) = ready(&s, &ws) else {
             panic!("refused work was let through");

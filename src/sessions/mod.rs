@@ -217,6 +217,13 @@ impl Sessions {
         // to serve, and the tasks waited on next include them (issue 70
         // item 4: a stop waited 10 s for a host's relay).
         self.placement.close().await;
+        // The containers made ahead, and the hosts' own with no work left.
+        let (placement, ctx) = (Arc::clone(&self.placement), Arc::clone(&self.ctx));
+        if let Err(e) =
+            tokio::task::spawn_blocking(move || placement.tidy_containers(&ctx, true)).await
+        {
+            tracing::error!("removing containers at the stop: {e}");
+        }
         // Every session's process is gone: what followed them ends now.
         self.ctx.wait_tasks().await;
     }

@@ -273,7 +273,7 @@ pub(super) fn drop_workspace(ctx: &Context, id: &str, ws: Option<&Workspace>, sp
         tracing::warn!("removing the unused worktree of {id}: {e}");
     }
     // Its worktree on a host too (issue 53).
-    crate::placement::Departure::of(&ctx.config).leave(&ctx.repo, ws);
+    crate::placement::Departure::of(ctx).leave(&ctx.repo, ws);
 }
 
 /// A start that failed after its record: as [`drop_workspace`],

@@ -366,7 +366,7 @@ impl Container {
 
     /// The pinned Codex's native binary inside (not its node launcher).
     pub fn codex_path(&self) -> String {
-        format!("{CODEX_MOUNT}/{}", native_codex_rel())
+        codex_inside()
     }
 
     /// Makes a clone of the local repository `from_repo` at `path` inside,
@@ -460,6 +460,11 @@ fn host_git(repo: &Path, env: &[(String, String)], args: &[&str]) -> Output {
 
 /// The native Codex binary, relative to the pinned Codex folder (what its
 /// node launcher `execve()`s; a static musl binary).
+/// The pinned Codex's native binary inside any container of the harness.
+pub fn codex_inside() -> String {
+    format!("{CODEX_MOUNT}/{}", native_codex_rel())
+}
+
 fn native_codex_rel() -> String {
     let (package, triple) = match std::env::consts::ARCH {
         "aarch64" => ("codex-linux-arm64", "aarch64-unknown-linux-musl"),

@@ -1,0 +1,263 @@
+//! A provider's containers as the launcher makes and removes them (issue
+//! 76): `provider.create` and `provider.destroy` lines, one container for
+//! the host or one per department (`{session}` in the lines), `warm: N`
+//! made ahead. The lines run on this machine as the user, after the user
+//! trusted the file; what the launcher fills in is an id it made.
+
+use serde::Serialize;
+
+/// The placeholder a per-department container's lines name it by.
+pub const SESSION: &str = "{session}";
+
+/// Whom one container serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Each {
+    /// One container for the host, made before its first check.
+    Host,
+    /// One per department (its lines name `{session}`), removed when its
+    /// work is settled.
+    Department,
+}
+
+/// What the launcher runs to make and remove a provider's containers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lifecycle {
+    /// Makes a container; `{session}` still in it for one per department.
+    pub create: Vec<String>,
+    /// Removes one; empty when the file names none (the container stays).
+    pub destroy: Vec<String>,
+    pub each: Each,
+    /// Per-department containers made ahead.
+    pub warm: usize,
+}
+
+impl Lifecycle {
+    /// `line` with container `id` for `{session}`.
+    pub fn filled(line: &[String], id: &str) -> Vec<String> {
+        line.iter().map(|w| w.replace(SESSION, id)).collect()
+    }
+}
+
+/// Why a provider's lines do not make a lifecycle: the key at fault and why.
+pub type Fault = (&'static str, String);
+
+/// The lifecycle of a provider whose `exec` is `exec` (already checked),
+/// from the file's `create`, `destroy` and `warm`; None when it names no
+/// `create` (the user keeps the container).
+pub fn resolve(
+    exec: &[String],
+    create: Option<Vec<String>>,
+    destroy: Option<Vec<String>>,
+    warm: Option<usize>,
+) -> Result<Option<Lifecycle>, Fault> {
+    let names = |line: &[String]| line.iter().any(|w| w.contains(SESSION));
+    let Some(create) = create else {
+        if destroy.is_some() {
+            return Err((
+                "provider.destroy",
+                "removes what create makes: add provider.create, or leave destroy out".into(),
+            ));
+        }
+        if names(exec) {
+            return Err((
+                "provider.exec",
+                "{session} names a container the launcher makes per department: add \
+                 provider.create, which makes it"
+                    .into(),
+            ));
+        }
+        return match warm {
+            Some(n) if n > 0 => Err((
+                "warm",
+                "makes containers ahead: add provider.create, with {session} in it".into(),
+            )),
+            _ => Ok(None),
+        };
+    };
+    if let Some(why) = crate::config::remotes::bad_line(&create) {
+        return Err(("provider.create", why));
+    }
+    let destroy = destroy.unwrap_or_default();
+    if !destroy.is_empty() {
+        if let Some(why) = crate::config::remotes::bad_line(&destroy) {
+            return Err(("provider.destroy", why));
+        }
+    }
+    let each = match (names(&create), names(exec)) {
+        (true, true) => Each::Department,
+        (false, false) => Each::Host,
+        (true, false) => {
+            return Err((
+                "provider.exec",
+                "create makes one container per department ({session}): exec must name it \
+                 too, such as [podman, exec, -i, cg-{session}]"
+                    .into(),
+            ))
+        }
+        (false, true) => {
+            return Err((
+                "provider.create",
+                "exec reaches one container per department ({session}): create must make \
+                 it, such as [podman, run, -d, --name, cg-{session}, image]"
+                    .into(),
+            ))
+        }
+    };
+    if !destroy.is_empty() && each == Each::Department && !names(&destroy) {
+        return Err((
+            "provider.destroy",
+            "would remove the same thing for every department: name the container with \
+             {session}, as create does"
+                .into(),
+        ));
+    }
+    let warm = warm.unwrap_or(0);
+    if warm > 0 && each == Each::Host {
+        return Err((
+            "warm",
+            "makes per-department containers ahead, and this create makes one for the host: \
+             put {session} in create and exec, or leave warm out"
+                .into(),
+        ));
+    }
+    Ok(Some(Lifecycle {
+        create,
+        destroy,
+        each,
+        warm,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(line: &[&str]) -> Vec<String> {
+        line.iter().map(|w| w.to_string()).collect()
+    }
+
+    #[test]
+    fn a_session_in_both_lines_is_one_container_per_department() {
+        let made = resolve(
+            &words(&["podman", "exec", "-i", "cg-{session}"]),
+            Some(words(&[
+                "podman",
+                "run",
+                "-d",
+                "--name",
+                "cg-{session}",
+                "img",
+            ])),
+            Some(words(&["podman", "rm", "-f", "cg-{session}"])),
+            Some(1),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(made.each, Each::Department);
+        assert_eq!(made.warm, 1);
+        assert_eq!(
+            Lifecycle::filled(&made.destroy, "gong-1"),
+            words(&["podman", "rm", "-f", "cg-gong-1"])
+        );
+        let host = resolve(
+            &words(&["podman", "exec", "-i", "cg-box"]),
+            Some(words(&["podman", "run", "-d", "--name", "cg-box", "img"])),
+            None,
+            None,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((host.each, host.destroy.len()), (Each::Host, 0));
+        assert_eq!(
+            resolve(&words(&["podman", "exec", "-i", "x"]), None, None, Some(0)),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn lines_that_cannot_serve_each_other_are_refused_naming_the_key() {
+        let exec_each = words(&["podman", "exec", "-i", "cg-{session}"]);
+        let exec_one = words(&["podman", "exec", "-i", "cg-box"]);
+        let create_each = words(&["podman", "run", "--name", "cg-{session}"]);
+        let create_one = words(&["podman", "run", "--name", "cg-box"]);
+        for (exec, create, destroy, warm, key, said) in [
+            (
+                &exec_one,
+                None,
+                Some(words(&["x"])),
+                None,
+                "provider.destroy",
+                "add provider.create",
+            ),
+            (
+                &exec_each,
+                None,
+                None,
+                None,
+                "provider.exec",
+                "add provider.create",
+            ),
+            (
+                &exec_one,
+                None,
+                None,
+                Some(2),
+                "warm",
+                "add provider.create",
+            ),
+            (
+                &exec_one,
+                Some(create_each.clone()),
+                None,
+                None,
+                "provider.exec",
+                "exec must name it",
+            ),
+            (
+                &exec_each,
+                Some(create_one.clone()),
+                None,
+                None,
+                "provider.create",
+                "create must make it",
+            ),
+            (
+                &exec_one,
+                Some(create_one.clone()),
+                None,
+                Some(1),
+                "warm",
+                "leave warm out",
+            ),
+            (
+                &exec_each,
+                Some(create_each.clone()),
+                Some(words(&["podman", "rm", "-f", "cg-box"])),
+                None,
+                "provider.destroy",
+                "{session}",
+            ),
+            (
+                &exec_one,
+                Some(words(&["--x"])),
+                None,
+                None,
+                "provider.create",
+                "not a program",
+            ),
+            (
+                &exec_one,
+                Some(Vec::new()),
+                None,
+                None,
+                "provider.create",
+                "missing",
+            ),
+        ] {
+            let (k, why) = resolve(exec, create, destroy, warm).unwrap_err();
+            assert_eq!(k, key, "{why}");
+            assert!(why.contains(said), "{key}: {why}");
+        }
+    }
+}

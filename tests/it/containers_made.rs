@@ -1,0 +1,226 @@
+//! Containers of the launcher's making (issue 76): a provider's `create`
+//! and `destroy` lines, one container per department (`{session}`), `warm`
+//! made ahead, and what a `kill -9` left removed at the next start. Real
+//! podman (`common/podman.rs`), the real Codex on a scripted model.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::common::model_server::{exec, tool_call};
+use crate::common::podman::{codex_inside, Podman};
+use crate::common::scenario::{Codex, CodexScenario, Scenario};
+
+/// The repository's clone the launcher makes inside each container.
+const CLONE: &str = "/work/repo";
+
+/// The provider's lines, each run through a script that writes down what
+/// it does (`create cg-…`, `destroy cg-…`) before it does it.
+struct Lines {
+    dir: tempfile::TempDir,
+}
+
+impl Lines {
+    fn new() -> Lines {
+        let dir = tempfile::tempdir().unwrap();
+        let marks = dir.path().join("marks");
+        let script = format!(
+            "#!/bin/sh\nwhat=$1; shift\nfor w; do case $w in cg-*) echo \"$what $w\" >> {};; \
+             esac; done\nexec \"$@\"\n",
+            marks.display()
+        );
+        let logged = dir.path().join("logged");
+        std::fs::write(&logged, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&logged, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Lines { dir }
+    }
+
+    fn logged(&self) -> PathBuf {
+        self.dir.path().join("logged")
+    }
+
+    /// The containers each line named, in order: `what` is create or destroy.
+    fn ran(&self, what: &str) -> Vec<String> {
+        std::fs::read_to_string(self.dir.path().join("marks"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix(&format!("{what} ")).map(String::from))
+            .collect()
+    }
+}
+
+/// A launcher whose departments zhilibu and docsbu work on `box`, one at a
+/// time, each in a container of their own that podman makes (one kept warm).
+fn made_box_scenario(podman: &Podman, lines: &Lines) -> CodexScenario {
+    let quoted = |words: Vec<String>| {
+        words
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let logged = |what: &str, argv: Vec<String>| {
+        let mut line = vec![lines.logged().display().to_string(), what.to_string()];
+        line.extend(argv);
+        quoted(line)
+    };
+    let exec = quoted(podman.exec_argv("cg-{session}"));
+    let create = logged("create", podman.run_argv("cg-{session}"));
+    let destroy = logged("destroy", podman.remove_argv("cg-{session}"));
+    let mut scenario = Scenario::codex().committed().launcher(&format!(
+        "  remotes:\n    box:\n      provider:\n        exec: [{exec}]\n        create: [{create}]\n        \
+         destroy: [{destroy}]\n      repo: {CLONE}\n      codex: {}\n      warm: 1\n      \
+         max_departments: 1\n\
+         departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: box\n  \
+         docsbu:\n    title: Docs\n    globs: ['**']\n    where: box\n",
+        codex_inside()
+    ));
+    for (key, value) in podman.env() {
+        scenario = scenario.env(&key, &value);
+    }
+    scenario
+}
+
+/// The status's word on box once its pre-flight ran.
+async fn box_checked(c: &Codex) -> Value {
+    let status = c
+        .api()
+        .wait_status("box checked", |s| {
+            s["remotes"][0]["state"]
+                .as_str()
+                .is_some_and(|w| ["ready", "refused", "unreachable"].contains(&w))
+        })
+        .await;
+    status["remotes"][0].clone()
+}
+
+/// The planner's plan: zhilibu writes NOTES.md, docsbu DOCS.md, each
+/// reporting its file.
+fn plans_two_departments(c: &Codex) {
+    c.server.on(
+        "You are Zhongshu",
+        vec![tool_call(
+            "call_plan",
+            "governance_register_plan",
+            json!({"summary": "two departments",
+                   "assignments": [
+                       {"department": "zhilibu", "task": "Write NOTES.md", "files": ["NOTES.md"]},
+                       {"department": "docsbu", "task": "Write DOCS.md", "files": ["DOCS.md"]}]}),
+        )],
+    );
+    for (dept, file) in [("zhilibu", "NOTES.md"), ("docsbu", "DOCS.md")] {
+        let (call, report) = (format!("call_{dept}"), format!("report_{dept}"));
+        c.server.on(
+            &format!("department ({dept})"),
+            vec![exec(
+                &call,
+                &format!("echo {dept} > {file}; echo \" HOST=$(cat /etc/hostname)\""),
+            )],
+        );
+        c.server.on(
+            &call,
+            vec![tool_call(
+                &report,
+                "governance_report_result",
+                json!({"summary": format!("{file} written"), "changed_files": [file]}),
+            )],
+        );
+    }
+}
+
+/// The ids of the status's departments, once there are `n`.
+async fn departments(c: &Codex, n: usize) -> Vec<String> {
+    let status = c
+        .api()
+        .wait_status("the departments", |s| {
+            crate::common::launcher::departments(s).len() >= n
+        })
+        .await;
+    crate::common::launcher::departments(&status)
+        .iter()
+        .map(crate::common::scenario::id_of)
+        .collect()
+}
+
+/// Merges department `dept` once it has exited; its worktree there is then
+/// left (its container removed).
+async fn merged(c: &Codex, dept: &str) {
+    c.wait_agent(dept, "closed", |s| s["agent_state"] == "exited")
+        .await;
+    c.api()
+        .post_ok(
+            "/api/integrate",
+            &json!({"session_id": dept, "mode": "merge"}),
+        )
+        .await;
+    c.wait_audit("remote_worktree_removed", |e| e["session_id"] == dept)
+        .await;
+}
+
+/// Issue 76: a provider with `create`, `destroy` and `warm: 1`. A
+/// container made ahead for the pre-flight and left by a `kill -9` is
+/// removed at the next start; each department then works in a container
+/// of its own that was made ahead (no `create` when it starts: every
+/// container made is a warm one), its command runs there, its work is
+/// merged here, and its container is removed once settled, once; at the
+/// stop the one still warm goes too, and podman has none left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_are_made_ahead_one_per_department_and_removed_once_settled_or_left() {
+    crate::needs!(Podman, Codex);
+    let podman = Podman::new();
+    let lines = Lines::new();
+    let mut c = made_box_scenario(&podman, &lines).start().await;
+    assert_eq!(box_checked(&c).await["state"], "ready");
+    let first = lines.ran("create");
+    assert_eq!(
+        podman.leftovers(podman.label()),
+        first,
+        "the check's container"
+    );
+    c.launcher.kill9();
+    c.relaunch();
+    assert_eq!(box_checked(&c).await["state"], "ready");
+    assert_eq!(
+        lines.ran("destroy"),
+        first,
+        "what the crash left is removed"
+    );
+
+    plans_two_departments(&c);
+    c.api().start_zhongshu("Plan two changes").await;
+    let depts = departments(&c, 2).await;
+    for dept in &depts {
+        merged(&c, dept).await;
+    }
+    for (call, file) in [("call_zhilibu", "NOTES.md"), ("call_docsbu", "DOCS.md")] {
+        let out = c.output(call).await;
+        assert!(out.contains("HOST="), "{out}");
+        let landed = std::process::Command::new("git")
+            .args(["show", &format!("HEAD:{file}")])
+            .current_dir(&c.repo.path)
+            .output()
+            .unwrap();
+        assert!(landed.status.success(), "{file} is merged");
+    }
+    let made = lines.ran("create");
+    assert!(
+        made.iter().all(|m| m.starts_with("cg-warm-")),
+        "no department waited for a create: {made:?}"
+    );
+    assert_eq!(made.len(), 4, "two checks' and two made ahead: {made:?}");
+    let removed = lines.ran("destroy");
+    assert_eq!(
+        removed.len(),
+        3,
+        "the crash's and each department's, once: {removed:?}"
+    );
+    assert_eq!(podman.leftovers(podman.label()).len(), 1, "one kept warm");
+    c.stop().await;
+    assert_eq!(
+        lines.ran("destroy").len(),
+        4,
+        "the warm one goes at the stop"
+    );
+    assert_eq!(podman.leftovers(podman.label()), Vec::<String>::new());
+}
