@@ -51,29 +51,8 @@ pub fn resolve(
     destroy: Option<Vec<String>>,
     warm: Option<usize>,
 ) -> Result<Option<Lifecycle>, Fault> {
-    let names = |line: &[String]| line.iter().any(|w| w.contains(SESSION));
     let Some(create) = create else {
-        if destroy.is_some() {
-            return Err((
-                "provider.destroy",
-                "removes what create makes: add provider.create, or leave destroy out".into(),
-            ));
-        }
-        if names(exec) {
-            return Err((
-                "provider.exec",
-                "{session} names a container the launcher makes per department: add \
-                 provider.create, which makes it"
-                    .into(),
-            ));
-        }
-        return match warm {
-            Some(n) if n > 0 => Err((
-                "warm",
-                "makes containers ahead: add provider.create, with {session} in it".into(),
-            )),
-            _ => Ok(None),
-        };
+        return without_create(exec, destroy.is_some(), warm);
     };
     if let Some(why) = crate::config::remotes::bad_line(&create) {
         return Err(("provider.create", why));
@@ -84,26 +63,7 @@ pub fn resolve(
             return Err(("provider.destroy", why));
         }
     }
-    let each = match (names(&create), names(exec)) {
-        (true, true) => Each::Department,
-        (false, false) => Each::Host,
-        (true, false) => {
-            return Err((
-                "provider.exec",
-                "create makes one container per department ({session}): exec must name it \
-                 too, such as [podman, exec, -i, cg-{session}]"
-                    .into(),
-            ))
-        }
-        (false, true) => {
-            return Err((
-                "provider.create",
-                "exec reaches one container per department ({session}): create must make \
-                 it, such as [podman, run, -d, --name, cg-{session}, image]"
-                    .into(),
-            ))
-        }
-    };
+    let each = each_of(exec, &create)?;
     if !destroy.is_empty() && each == Each::Department && !names(&destroy) {
         return Err((
             "provider.destroy",
@@ -127,6 +87,62 @@ pub fn resolve(
         each,
         warm,
     }))
+}
+
+/// Whether `line` names a per-department container.
+fn names(line: &[String]) -> bool {
+    line.iter().any(|w| w.contains(SESSION))
+}
+
+/// A provider without `create`: the user keeps its container, so nothing
+/// may ask the launcher to make or remove one.
+fn without_create(
+    exec: &[String],
+    destroy: bool,
+    warm: Option<usize>,
+) -> Result<Option<Lifecycle>, Fault> {
+    if destroy {
+        return Err((
+            "provider.destroy",
+            "removes what create makes: add provider.create, or leave destroy out".into(),
+        ));
+    }
+    if names(exec) {
+        return Err((
+            "provider.exec",
+            "{session} names a container the launcher makes per department: add \
+             provider.create, which makes it"
+                .into(),
+        ));
+    }
+    match warm {
+        Some(n) if n > 0 => Err((
+            "warm",
+            "makes containers ahead: add provider.create, with {session} in it".into(),
+        )),
+        _ => Ok(None),
+    }
+}
+
+/// One container per department when both lines name `{session}`, one for
+/// the host when neither does.
+fn each_of(exec: &[String], create: &[String]) -> Result<Each, Fault> {
+    match (names(create), names(exec)) {
+        (true, true) => Ok(Each::Department),
+        (false, false) => Ok(Each::Host),
+        (true, false) => Err((
+            "provider.exec",
+            "create makes one container per department ({session}): exec must name it \
+             too, such as [podman, exec, -i, cg-{session}]"
+                .into(),
+        )),
+        (false, true) => Err((
+            "provider.create",
+            "exec reaches one container per department ({session}): create must make \
+             it, such as [podman, run, -d, --name, cg-{session}, image]"
+                .into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -175,89 +191,105 @@ mod tests {
         );
     }
 
+    /// Each case: exec, create, destroy, warm, the key at fault, its words.
+    type Case<'a> = (
+        &'a [&'a str],
+        Option<&'a [&'a str]>,
+        Option<&'a [&'a str]>,
+        Option<usize>,
+        &'a str,
+        &'a str,
+    );
+
+    fn refused(cases: &[Case]) {
+        for (exec, create, destroy, warm, key, said) in cases {
+            let line = |l: &Option<&[&str]>| l.map(words);
+            let (k, why) = resolve(&words(exec), line(create), line(destroy), *warm).unwrap_err();
+            assert_eq!(k, *key, "{why}");
+            assert!(why.contains(said), "{key}: {why}");
+        }
+    }
+
+    const EXEC_EACH: &[&str] = &["podman", "exec", "-i", "cg-{session}"];
+    const EXEC_ONE: &[&str] = &["podman", "exec", "-i", "cg-box"];
+    const CREATE_EACH: &[&str] = &["podman", "run", "--name", "cg-{session}"];
+    const CREATE_ONE: &[&str] = &["podman", "run", "--name", "cg-box"];
+
     #[test]
-    fn lines_that_cannot_serve_each_other_are_refused_naming_the_key() {
-        let exec_each = words(&["podman", "exec", "-i", "cg-{session}"]);
-        let exec_one = words(&["podman", "exec", "-i", "cg-box"]);
-        let create_each = words(&["podman", "run", "--name", "cg-{session}"]);
-        let create_one = words(&["podman", "run", "--name", "cg-box"]);
-        for (exec, create, destroy, warm, key, said) in [
+    fn what_only_create_makes_sense_of_is_refused_without_it() {
+        refused(&[
             (
-                &exec_one,
+                EXEC_ONE,
                 None,
-                Some(words(&["x"])),
+                Some(&["x"]),
                 None,
                 "provider.destroy",
                 "add provider.create",
             ),
             (
-                &exec_each,
+                EXEC_EACH,
                 None,
                 None,
                 None,
                 "provider.exec",
                 "add provider.create",
             ),
+            (EXEC_ONE, None, None, Some(2), "warm", "add provider.create"),
             (
-                &exec_one,
-                None,
-                None,
-                Some(2),
-                "warm",
-                "add provider.create",
-            ),
-            (
-                &exec_one,
-                Some(create_each.clone()),
-                None,
-                None,
-                "provider.exec",
-                "exec must name it",
-            ),
-            (
-                &exec_each,
-                Some(create_one.clone()),
-                None,
-                None,
-                "provider.create",
-                "create must make it",
-            ),
-            (
-                &exec_one,
-                Some(create_one.clone()),
-                None,
-                Some(1),
-                "warm",
-                "leave warm out",
-            ),
-            (
-                &exec_each,
-                Some(create_each.clone()),
-                Some(words(&["podman", "rm", "-f", "cg-box"])),
-                None,
-                "provider.destroy",
-                "{session}",
-            ),
-            (
-                &exec_one,
-                Some(words(&["--x"])),
+                EXEC_ONE,
+                Some(&["--x"]),
                 None,
                 None,
                 "provider.create",
                 "not a program",
             ),
             (
-                &exec_one,
-                Some(Vec::new()),
+                EXEC_ONE,
+                Some(&[]),
                 None,
                 None,
                 "provider.create",
                 "missing",
             ),
-        ] {
-            let (k, why) = resolve(exec, create, destroy, warm).unwrap_err();
-            assert_eq!(k, key, "{why}");
-            assert!(why.contains(said), "{key}: {why}");
-        }
+        ]);
+    }
+
+    #[test]
+    fn lines_that_cannot_serve_each_other_are_refused_naming_the_key() {
+        let rm_one: &[&str] = &["podman", "rm", "-f", "cg-box"];
+        refused(&[
+            (
+                EXEC_ONE,
+                Some(CREATE_EACH),
+                None,
+                None,
+                "provider.exec",
+                "exec must name it",
+            ),
+            (
+                EXEC_EACH,
+                Some(CREATE_ONE),
+                None,
+                None,
+                "provider.create",
+                "create must make it",
+            ),
+            (
+                EXEC_ONE,
+                Some(CREATE_ONE),
+                None,
+                Some(1),
+                "warm",
+                "leave warm out",
+            ),
+            (
+                EXEC_EACH,
+                Some(CREATE_EACH),
+                Some(rm_one),
+                None,
+                "provider.destroy",
+                "{session}",
+            ),
+        ]);
     }
 }
