@@ -64,6 +64,10 @@ pub struct Department {
     /// None: this machine.
     #[serde(rename = "where", skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// `where: {labels: [...]}` (issue 76): any host with every one of
+    /// them and a free slot; empty when it names a host or none.
+    #[serde(rename = "where_labels", skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
     /// Its own `landing: {verify: [...]}` (issue 73), over
     /// `launcher.landing.verify`; `[]`: its work lands unverified.
     #[serde(rename = "landing_verify", skip_serializing_if = "Option::is_none")]
@@ -641,6 +645,13 @@ fn check_placements(
     remotes: &[remotes::Remote],
 ) -> Result<(), ConfigError> {
     for d in departments {
+        if let Some(why) = unlabelled(&d.labels, remotes) {
+            return Err(ConfigError::Invalid {
+                file: file.to_string(),
+                key: format!("departments.{}.where.labels", d.key),
+                message: why,
+            });
+        }
         let Some(name) = &d.remote else { continue };
         if !remotes.iter().any(|r| &r.name == name) {
             let known: Vec<&str> = remotes.iter().map(|r| r.name.as_str()).collect();
@@ -657,6 +668,33 @@ fn check_placements(
         }
     }
     Ok(())
+}
+
+/// Why no host of `remotes` can take a department placed by `labels`, if
+/// none can (every label on one host).
+fn unlabelled(labels: &[String], remotes: &[remotes::Remote]) -> Option<String> {
+    if labels.is_empty()
+        || remotes
+            .iter()
+            .any(|r| labels.iter().all(|l| r.labels.contains(l)))
+    {
+        return None;
+    }
+    let known: std::collections::BTreeSet<&str> = remotes
+        .iter()
+        .flat_map(|r| r.labels.iter().map(String::as_str))
+        .collect();
+    Some(match known.is_empty() {
+        true => format!(
+            "no host of launcher.remotes has the labels {}: no host has labels",
+            labels.join(", ")
+        ),
+        false => format!(
+            "no host of launcher.remotes has the labels {} (the hosts' labels are {})",
+            labels.join(", "),
+            known.into_iter().collect::<Vec<_>>().join(", ")
+        ),
+    })
 }
 
 impl fmt::Display for Department {

@@ -15,6 +15,7 @@ fn department(key: &str, title: &str, duty: &str, globs: &[&str], verify: &[&str
         globs: strings(globs),
         verify: strings(verify),
         remote: None,
+        labels: Vec::new(),
         landing_verify: None,
         attempts: None,
         review: None,

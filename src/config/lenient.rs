@@ -110,6 +110,10 @@ pub fn departments(
             globs: texts(field(d, "globs"), true),
             verify: texts(field(d, "verify"), false),
             remote: field(d, "where").and_then(text),
+            labels: match field(d, "where") {
+                Some(Value::Mapping(w)) => texts(field(w, "labels"), false),
+                _ => Vec::new(),
+            },
             landing_verify: field(d, "landing")
                 .and_then(|l| match l {
                     Value::Mapping(l) => field(l, "verify"),

@@ -373,6 +373,49 @@ fn remote_hosts_load_and_their_mistakes_are_named() {
     );
 }
 
+/// Issue 76: a department placed by labels, and the hosts' labels; labels
+/// no host has stop the load naming them and the hosts' own.
+#[test]
+fn a_department_placed_by_labels_needs_a_host_with_them() {
+    let hosts = "launcher:\n  remotes:\n    gpu1:\n      ssh: gpu1\n      repo: /p\n      \
+                 labels: [gpu, big]\n    cpu1:\n      ssh: cpu1\n      repo: /p\n";
+    let cfg = load_text(&format!(
+        "{hosts}departments:\n  train:\n    globs: ['**']\n    where: {{labels: [gpu]}}\n"
+    ))
+    .unwrap();
+    let train = cfg.departments.iter().find(|d| d.key == "train").unwrap();
+    assert_eq!(
+        (train.remote.clone(), train.labels.clone()),
+        (None, vec!["gpu".to_string()])
+    );
+    let gpu1 = cfg
+        .launcher
+        .remotes
+        .iter()
+        .find(|r| r.name == "gpu1")
+        .unwrap();
+    assert_eq!(gpu1.labels, ["gpu", "big"]);
+    let err = load_text(&format!(
+        "{hosts}departments:\n  train:\n    globs: ['**']\n    where: {{labels: [tpu]}}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("departments.train.where.labels")
+            && err.contains("has the labels tpu (the hosts' labels are big, gpu)"),
+        "{err}"
+    );
+    let err = load_text(
+        "launcher:\n  remotes:\n    gpu1:\n      ssh: gpu1\n      repo: /p\n      labels: ['a b']\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("launcher.remotes.gpu1.labels") && err.contains("not a label"),
+        "{err}"
+    );
+}
+
 #[test]
 fn a_department_names_its_own_agent_and_a_cloned_file_asks_for_trust() {
     let cfg = load_text(

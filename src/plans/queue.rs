@@ -456,7 +456,6 @@ impl Dispatcher {
 
     async fn pump_starts(self: &Arc<Self>) {
         let _guard = self.pump_lock.lock().await;
-        let launcher = &self.ctx.config.launcher;
         loop {
             let mut told = Vec::new();
             // Each host's readiness as its last pre-flight found it (issue 53).
@@ -474,7 +473,7 @@ impl Dispatcher {
             let next = self
                 .ctx
                 .store
-                .update(|tx| take_next(tx, launcher, &unready, &mut told));
+                .update(|tx| take_next(tx, &self.ctx.config, &unready, &mut told));
             for (zhongshu_id, text) in told {
                 if self
                     .signals
@@ -683,10 +682,11 @@ fn one_more_for_each(tx: &mut crate::store::Tx, parent: &str, group: usize, n: u
 /// host, and the next item that may start marked starting.
 fn take_next(
     tx: &mut crate::store::Tx,
-    launcher: &crate::config::LauncherSettings,
+    config: &crate::config::Config,
     unready: &std::collections::HashMap<String, Option<String>>,
     told: &mut Vec<(String, String)>,
 ) -> Option<QueueItem> {
+    let launcher = &config.launcher;
     super::queue_records::drop_orphaned(tx);
     let hold = quota::settle_hold(tx, launcher.quota_reserve_percent);
     let mut room = quota::room(tx.state(), launcher);
@@ -716,9 +716,19 @@ fn take_next(
             .cloned()
             .unwrap_or_else(|| Some(format!("{name} has not been checked yet")));
     }
+    room.labelled = config
+        .departments
+        .iter()
+        .filter(|d| !d.labels.is_empty())
+        .map(|d| (d.key.clone(), d.labels.clone()))
+        .collect();
     note_host_waits(tx, &room);
     let i = crate::policy::queue::next_start(tx.queue(), &room).ok()?;
+    let chosen = crate::policy::queue::labelled_host(&tx.queue()[i], &room).ok()?;
     let item = &mut tx.queue_mut()[i];
+    if chosen.is_some() {
+        item.remote = chosen;
+    }
     item.status = QueueStatus::Starting;
     item.attempts += 1;
     Some(item.clone())

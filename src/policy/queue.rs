@@ -27,6 +27,9 @@ pub struct Room {
     /// The hosts of `launcher.remotes` (issue 53), by name: their own slots,
     /// apart from this machine's.
     pub hosts: BTreeMap<String, HostRoom>,
+    /// Departments placed by labels (`where: {labels: [...]}`, issue 76):
+    /// any host with every one of them and a free slot takes them.
+    pub labelled: BTreeMap<String, Vec<String>>,
 }
 
 /// Which departments' agents spend the Codex account whose limits hold
@@ -66,6 +69,8 @@ pub struct HostRoom {
     pub max: usize,
     /// Why it takes no department now (not ready), in words.
     pub unready: Option<String>,
+    /// Its `labels`.
+    pub labels: Vec<String>,
 }
 
 /// Whether a plan of `assignments` assignments waits for the user: when the
@@ -137,14 +142,67 @@ pub fn next_start(queue: &[QueueItem], room: &Room) -> Result<usize, Refusal> {
 /// (its host is not ready, or every slot there is taken); None when it
 /// does not wait for a host.
 pub fn waits_for_host(q: &QueueItem, room: &Room) -> Option<String> {
-    let name = q.remote.as_ref()?;
+    let name = match (&q.remote, labels_of(q, room)) {
+        (Some(name), _) => name.clone(),
+        (None, Some(labels)) => format!("a host labelled {}", labels.join(", ")),
+        (None, None) => return None,
+    };
     room_for(q, room)
         .err()
         .map(|r| format!("waiting for {name}: {r}"))
 }
 
+/// The labels `q` is placed by: its department's, unless it names a host.
+fn labels_of<'r>(q: &QueueItem, room: &'r Room) -> Option<&'r Vec<String>> {
+    match &q.remote {
+        Some(_) => None,
+        None => room.labelled.get(&q.department).filter(|l| !l.is_empty()),
+    }
+}
+
+/// The host a queued item placed by labels goes to now: of those with
+/// every label, ready, with a free slot, the one with the most free (then
+/// by name); why none can take it otherwise. None for an item not placed
+/// by labels.
+pub fn labelled_host(q: &QueueItem, room: &Room) -> Result<Option<String>, Refusal> {
+    let Some(labels) = labels_of(q, room) else {
+        return Ok(None);
+    };
+    let fitting: Vec<(&String, &HostRoom)> = room
+        .hosts
+        .iter()
+        .filter(|(_, h)| labels.iter().all(|l| h.labels.contains(l)))
+        .collect();
+    if fitting.is_empty() {
+        return Err(Refusal::Unknown(format!(
+            "no host of launcher.remotes has the labels {}",
+            labels.join(", ")
+        )));
+    }
+    let free = fitting
+        .iter()
+        .filter(|(_, h)| h.unready.is_none() && h.in_use < h.max)
+        .max_by_key(|(name, h)| (h.max - h.in_use, std::cmp::Reverse(*name)));
+    match free {
+        Some((name, _)) => Ok(Some((*name).clone())),
+        None => Err(Refusal::TooMany(
+            fitting
+                .iter()
+                .map(|(name, h)| match &h.unready {
+                    Some(why) => format!("{name}: {why}"),
+                    None => format!("{name}: every slot in use ({} of {})", h.in_use, h.max),
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+    }
+}
+
 /// Whether `q`'s machine has a slot for it.
 fn room_for(q: &QueueItem, room: &Room) -> Result<(), Refusal> {
+    if labels_of(q, room).is_some() {
+        return labelled_host(q, room).map(|_| ());
+    }
     let Some(name) = &q.remote else {
         return free_slot(room);
     };
@@ -287,6 +345,48 @@ mod tests {
         assert!(next_start(&q[..1], &room(0, 2)).is_err());
     }
 
+    /// Issue 76: `where: {labels: [gpu]}` goes to the ready host with
+    /// every label and the most free slots; it waits, saying why for each,
+    /// while none has one; a host it names itself wins over its labels.
+    #[test]
+    fn a_department_placed_by_labels_takes_the_freest_fitting_host() {
+        let host = |in_use, max, unready: Option<&str>, labels: &[&str]| HostRoom {
+            in_use,
+            max,
+            unready: unready.map(String::from),
+            labels: labels.iter().map(|l| l.to_string()).collect(),
+        };
+        let mut r = room(0, 2);
+        r.labelled.insert("zhilibu".into(), vec!["gpu".into()]);
+        r.hosts.insert("a".into(), host(1, 2, None, &["gpu"]));
+        r.hosts
+            .insert("b".into(), host(0, 2, None, &["gpu", "big"]));
+        r.hosts.insert("c".into(), host(0, 4, None, &["cpu"]));
+        let mut q = item("q-1", "z-1", QueueStatus::Queued);
+        q.department = "zhilibu".into();
+        assert_eq!(labelled_host(&q, &r), Ok(Some("b".into())));
+        r.hosts.get_mut("b").unwrap().unready = Some("b is not reachable".into());
+        assert_eq!(labelled_host(&q, &r), Ok(Some("a".into())));
+        r.hosts.get_mut("a").unwrap().in_use = 2;
+        assert_eq!(next_start(std::slice::from_ref(&q), &r).ok(), None);
+        assert_eq!(
+            waits_for_host(&q, &r).as_deref(),
+            Some(
+                "waiting for a host labelled gpu: a: every slot in use (2 of 2); \
+                 b: b is not reachable"
+            )
+        );
+        r.labelled.insert("zhilibu".into(), vec!["tpu".into()]);
+        let none = labelled_host(&q, &r).unwrap_err().to_string();
+        assert!(
+            none.contains("no host of launcher.remotes has the labels tpu"),
+            "{none}"
+        );
+        q.remote = Some("c".into());
+        assert_eq!(labelled_host(&q, &r), Ok(None), "its own where wins");
+        assert_eq!(next_start(std::slice::from_ref(&q), &r), Ok(0));
+    }
+
     #[test]
     fn a_department_placed_on_a_host_waits_for_it_and_takes_its_slots_not_these() {
         let mut on_gpu1 = item("q-1", "z-1", QueueStatus::Queued);
@@ -299,6 +399,7 @@ mod tests {
                 in_use: 0,
                 max: 1,
                 unready: Some("gpu1 is not reachable: Connection refused".into()),
+                labels: Vec::new(),
             },
         );
         let e = next_start(&q, &r).unwrap_err();

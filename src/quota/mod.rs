@@ -178,6 +178,7 @@ pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> R
                 in_use: taken.get(&Some(r.name.clone())).copied().unwrap_or(0),
                 max: r.max_departments,
                 unready: None,
+                labels: r.labels.clone(),
             };
             (r.name.clone(), room)
         })
@@ -189,6 +190,7 @@ pub(crate) fn room(state: &State, config: &crate::config::LauncherSettings) -> R
         account: account_use(&config.agent),
         over_budget,
         hosts,
+        labelled: Default::default(),
     }
 }
 

@@ -50,8 +50,9 @@ impl Lines {
     }
 }
 
-/// A launcher whose departments zhilibu and docsbu work on `box`, one at a
-/// time, each in a container of their own that podman makes (one kept warm).
+/// A launcher whose departments zhilibu (`where: box`) and docsbu (`where:
+/// {labels: [pods]}`, box's) work on `box`, one at a time, each in a
+/// container of its own that podman makes (one kept warm).
 fn made_box_scenario(podman: &Podman, lines: &Lines) -> CodexScenario {
     let quoted = |words: Vec<String>| {
         words
@@ -71,9 +72,9 @@ fn made_box_scenario(podman: &Podman, lines: &Lines) -> CodexScenario {
     let mut scenario = Scenario::codex().committed().launcher(&format!(
         "  remotes:\n    box:\n      provider:\n        exec: [{exec}]\n        create: [{create}]\n        \
          destroy: [{destroy}]\n      repo: {CLONE}\n      codex: {}\n      warm: 1\n      \
-         max_departments: 1\n\
+         max_departments: 1\n      labels: [pods]\n\
          departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: box\n  \
-         docsbu:\n    title: Docs\n    globs: ['**']\n    where: box\n",
+         docsbu:\n    title: Docs\n    globs: ['**']\n    where: {{labels: [pods]}}\n",
         codex_inside()
     ));
     for (key, value) in podman.env() {
@@ -194,8 +195,13 @@ async fn containers_are_made_ahead_one_per_department_and_removed_once_settled_o
         merged(&c, dept).await;
     }
     for (call, file) in [("call_zhilibu", "NOTES.md"), ("call_docsbu", "DOCS.md")] {
+        // Both ran in a container (docsbu placed there by its labels).
         let out = c.output(call).await;
-        assert!(out.contains("HOST="), "{out}");
+        let here = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+        assert!(
+            out.contains(" HOST=") && !out.contains(&format!("HOST={}", here.trim())),
+            "{out}"
+        );
         let landed = std::process::Command::new("git")
             .args(["show", &format!("HEAD:{file}")])
             .current_dir(&c.repo.path)
