@@ -62,6 +62,8 @@ mod page_scripts;
 #[cfg(unix)]
 mod phone_browser;
 #[cfg(unix)]
+mod placements_walk;
+#[cfg(unix)]
 mod pull_requests;
 mod python_compat;
 #[cfg(unix)]
