@@ -23,6 +23,14 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The labels of a department's `where: {labels: [...]}`.
+fn labels_of(place: Option<&Value>) -> Vec<String> {
+    match place {
+        Some(Value::Mapping(w)) => texts(field(w, "labels"), false),
+        _ => Vec::new(),
+    }
+}
+
 /// A list of non-blank texts (one text alone counts as a list of one).
 fn texts(v: Option<&Value>, slashes: bool) -> Vec<String> {
     let items: Vec<&Value> = match v {
@@ -110,10 +118,7 @@ pub fn departments(
             globs: texts(field(d, "globs"), true),
             verify: texts(field(d, "verify"), false),
             remote: field(d, "where").and_then(text),
-            labels: match field(d, "where") {
-                Some(Value::Mapping(w)) => texts(field(w, "labels"), false),
-                _ => Vec::new(),
-            },
+            labels: labels_of(field(d, "where")),
             landing_verify: field(d, "landing")
                 .and_then(|l| match l {
                     Value::Mapping(l) => field(l, "verify"),

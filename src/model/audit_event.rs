@@ -426,6 +426,14 @@ pub enum AuditEvent {
         remote_path: String,
         commit: String,
     },
+    /// A container of the launcher's making went away while departments
+    /// worked in it: made again under the same id, their worktrees there
+    /// again from what was last fetched back (issue 76).
+    ContainerRemade {
+        host: String,
+        container: String,
+        session_ids: Vec<String>,
+    },
     /// A remote department's worktree, branch and refs there were removed.
     RemoteWorktreeRemoved {
         session_id: String,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::hosts::Hosts;
+use super::remake::RemakeError;
 use super::ssh::Ssh;
 use crate::config::remotes::Remote;
 use crate::model::RemoteState;
@@ -27,17 +28,30 @@ const LAST_ASK: Duration = Duration::from_secs(20);
 /// How long one ask may take (ssh's own connect timeout is 15 s).
 const ASK_PATIENCE: Duration = Duration::from_secs(20);
 
+/// What makes a container of the launcher's making again when it went
+/// away ([`super::remake`]).
+pub(super) type Revive = Box<
+    dyn Fn() -> futures_util::future::BoxFuture<'static, Result<(), RemakeError>> + Send + Sync,
+>;
+
+/// How many asks in a row a container may leave unanswered before it is
+/// taken as gone and made again (an engine can be slow for a moment).
+const ASKS_BEFORE_REMAKE: u32 = 2;
+
 /// Asks `host` until it answers, it is back otherwise (a connection of
 /// Codex's answered), or the launcher stops; when it answers, marks it
-/// ready and says so.
+/// ready and says so. A container of the launcher's making (`revive`)
+/// that leaves two asks in a row unanswered is made again.
 pub(super) async fn until_back(
     ssh: Ssh,
     host: Remote,
     hosts: Arc<Hosts>,
     back: impl Fn(),
+    revive: Option<Revive>,
     stop: CancellationToken,
 ) {
     let mut pause = FIRST_ASK;
+    let mut unanswered = 0;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
@@ -53,6 +67,21 @@ pub(super) async fn until_back(
         if answered && hosts.mark(&host, RemoteState::Ready, String::new()) {
             back();
             return;
+        }
+        unanswered += 1;
+        if let Some(revive) = revive.as_ref().filter(|_| unanswered >= ASKS_BEFORE_REMAKE) {
+            let remade = tokio::select! {
+                _ = stop.cancelled() => return,
+                remade = revive() => remade,
+            };
+            match remade {
+                Ok(()) => {
+                    unanswered = 0;
+                    pause = FIRST_ASK;
+                    continue;
+                }
+                Err(e) => tracing::warn!("{}: making its container again: {e}", host.name),
+            }
         }
         pause = (pause * 2).min(LAST_ASK);
     }

@@ -71,6 +71,9 @@ pub enum ContainerError {
     NoCreate(String),
 }
 
+/// Held (written) while a container is made again; its relay waits on it.
+pub type Gate = std::sync::Arc<tokio::sync::RwLock<()>>;
+
 /// The containers this launcher made, and those it keeps made ahead.
 #[derive(Default)]
 pub struct Containers {
@@ -85,6 +88,8 @@ pub struct Containers {
     making: Mutex<HashMap<String, usize>>,
     /// Told when a container made ahead is ready.
     ready: tokio::sync::Notify,
+    /// (host, id) -> held (written) while that container is made again.
+    gates: Mutex<HashMap<(String, String), Gate>>,
 }
 
 impl Containers {
@@ -241,6 +246,25 @@ impl Containers {
             .push(id);
     }
 
+    /// What container `id` of `host`'s relay waits on while it is made
+    /// again.
+    pub fn gate(&self, host: &str, id: &str) -> Gate {
+        let key = (host.to_string(), id.to_string());
+        std::sync::Arc::clone(self.gates.lock().unwrap().entry(key).or_default())
+    }
+
+    /// Container `id` of `host` made again (it went away), as it was
+    /// first made.
+    pub(super) async fn make_again(
+        &self,
+        state: &Path,
+        ssh: &Ssh,
+        host: &Remote,
+        id: &str,
+    ) -> Result<Remote, ContainerError> {
+        self.make(state, ssh, host, id).await
+    }
+
     /// Writes container `id` down, runs `create` for it, and makes the
     /// repository's clone inside (kept when its image has one).
     async fn make(
@@ -359,14 +383,21 @@ impl Containers {
     }
 }
 
-/// Removes container `id` of `host` (its `destroy` line, when it has one)
-/// and forgets it; kept written down when `destroy` failed, so a later
-/// sweep tries again. Blocking.
-pub fn destroy(state: &Path, host: &Remote, id: &str) -> Result<(), ContainerError> {
+/// Runs `host`'s `destroy` line for container `id`, when it has one; the
+/// container stays written down. Blocking.
+pub(super) fn destroy_line(host: &Remote, id: &str) -> Result<(), ContainerError> {
     if let Some(l) = host.lifecycle.as_ref().filter(|l| !l.destroy.is_empty()) {
         let line = Lifecycle::filled(&l.destroy, id);
         run_line_blocking(&host.name, &line, DESTROY)?;
     }
+    Ok(())
+}
+
+/// Removes container `id` of `host` (its `destroy` line, when it has one)
+/// and forgets it; kept written down when `destroy` failed, so a later
+/// sweep tries again. Blocking.
+pub fn destroy(state: &Path, host: &Remote, id: &str) -> Result<(), ContainerError> {
+    destroy_line(host, id)?;
     let _ = std::fs::remove_file(record_path(state, &host.name, id));
     let _ = crate::platform::sync_dir(&records_dir(state));
     tracing::info!("{}: removed container {id}", host.name);

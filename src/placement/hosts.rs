@@ -113,6 +113,16 @@ impl Hosts {
         true
     }
 
+    /// Says `detail` of a host its departments' connection found gone (its
+    /// state stays).
+    pub fn say(&self, host: &Remote, detail: String) {
+        if let Some(h) = self.found.write().unwrap().get_mut(&host.name) {
+            if h.state == RemoteState::Unreachable {
+                h.detail = detail;
+            }
+        }
+    }
+
     fn set(
         &self,
         host: &Remote,

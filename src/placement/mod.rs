@@ -28,6 +28,7 @@ mod hosts;
 mod preflight;
 mod relay;
 mod relays;
+mod remake;
 mod ssh;
 
 use std::collections::HashMap;

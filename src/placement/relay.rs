@@ -82,6 +82,9 @@ pub enum Reach {
         ssh: Ssh,
         host: Remote,
         errors: ErrorLog,
+        /// Held (written) while its container is being made again: no
+        /// exec-server starts in it before its worktrees are there.
+        remaking: Option<Arc<tokio::sync::RwLock<()>>>,
     },
     /// On this machine, with folders shown at other paths (Linux).
     Here(Here),
@@ -147,9 +150,22 @@ impl Reach {
         }
     }
 
+    /// Waits while its container is being made again.
+    async fn settled(&self) {
+        if let Reach::Ssh {
+            remaking: Some(gate),
+            ..
+        } = self
+        {
+            drop(gate.read().await);
+        }
+    }
+
     fn spawn(&self) -> Result<tokio::process::Child, BridgeEnd> {
         match self {
-            Reach::Ssh { ssh, host, errors } => {
+            Reach::Ssh {
+                ssh, host, errors, ..
+            } => {
                 let words = [host.codex.as_str(), "exec-server", "--listen", "stdio"];
                 Ok(ssh.spawn_stdio(host, &words, errors.stdio())?)
             }
@@ -170,7 +186,10 @@ impl Reach {
     /// Whether the program ended because the place is not there now (ssh's
     /// own failure), so trying again later may reach it.
     fn unreachable(&self, code: Option<i32>) -> bool {
-        matches!(self, Reach::Ssh { .. }) && code == Some(255)
+        match self {
+            Reach::Ssh { host, .. } => super::ssh::unreachable_code(host, code),
+            Reach::Here(_) => false,
+        }
     }
 }
 
@@ -310,6 +329,7 @@ impl Relay {
         let mut patience = FIRST_RETRY;
         let name = reach.name();
         let ended = 'connect: loop {
+            reach.settled().await;
             let mut child = reach.spawn()?;
             let mut to_host = child.stdin.take().ok_or(BridgeEnd::NoPipe("stdin"))?;
             let mut from_host = FramedRead::new(
@@ -534,7 +554,12 @@ mod tests {
             path: dir.join("host-gpu1.log"),
         };
         Relay::start(
-            Reach::Ssh { ssh, host, errors },
+            Reach::Ssh {
+                ssh,
+                host,
+                errors,
+                remaking: None,
+            },
             |work| {
                 tokio::spawn(work);
             },

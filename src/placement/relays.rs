@@ -45,6 +45,7 @@ impl Placement {
         let tasks = Arc::clone(ctx);
         let (hosts, named, told) = (Arc::clone(&self.hosts), host.clone(), Arc::clone(ctx));
         let (watcher, stop, asker) = (Arc::clone(&self.watcher), self.stop.clone(), ssh.clone());
+        let containers = Arc::clone(&self.containers);
         let on_state = Box::new(move |state, detail: String| {
             if !hosts.mark(&named, state, detail) {
                 return;
@@ -68,11 +69,13 @@ impl Placement {
             if state == RemoteState::Unreachable {
                 // Nothing asks it again once Codex gives up: this task does.
                 let back = move || changed(RemoteState::Ready);
+                let revive = revive_of(&told, &containers, &hosts, &asker, &named);
                 told.spawn(away::until_back(
                     asker.clone(),
                     named.clone(),
                     Arc::clone(&hosts),
                     back,
+                    revive,
                     stop.clone(),
                 ));
             }
@@ -81,6 +84,10 @@ impl Placement {
             ssh,
             host: host.clone(),
             errors: host_log(ctx, &key),
+            remaking: host
+                .container
+                .as_ref()
+                .map(|id| self.containers.gate(&host.name, id)),
         };
         let relay = Relay::start(reach, move |work| tasks.spawn(work), on_state)
             .await
@@ -137,6 +144,36 @@ impl Placement {
             relay.close();
         }
     }
+}
+
+/// For a container of the launcher's making, what makes it again when it
+/// went away, saying so in the host's state while it does.
+fn revive_of(
+    ctx: &Arc<Context>,
+    containers: &Arc<super::Containers>,
+    hosts: &Arc<super::Hosts>,
+    ssh: &super::ssh::Ssh,
+    inside: &Remote,
+) -> Option<away::Revive> {
+    inside.container.as_ref()?;
+    inside.lifecycle.as_ref()?;
+    let (ctx, containers, hosts) = (Arc::clone(ctx), Arc::clone(containers), Arc::clone(hosts));
+    let (ssh, inside) = (ssh.clone(), inside.clone());
+    Some(Box::new(move || {
+        let (ctx, containers, hosts) = (
+            Arc::clone(&ctx),
+            Arc::clone(&containers),
+            Arc::clone(&hosts),
+        );
+        let (ssh, inside) = (ssh.clone(), inside.clone());
+        Box::pin(async move {
+            let why = format!("{}: its container went away; making another", inside.name);
+            hosts.say(&inside, why);
+            ctx.store
+                .tell(crate::store::News::HostsChecked { hosts: hosts.all() });
+            super::remake::remake(&ctx, &containers, &ssh, &inside).await
+        })
+    }))
 }
 
 /// Where what ssh and a relay's exec-server say on their error output goes:

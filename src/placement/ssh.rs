@@ -216,11 +216,20 @@ fn ended(host: &Remote, out: &std::process::Output) -> Result<Ran, SshError> {
     };
     match (&host.reach, ran.code) {
         (Reach::Ssh(destination), Some(255)) => Err(ssh_failure(destination, &ran.stderr)),
-        (Reach::Exec(_), Some(125 | 255)) => Err(SshError::Unreachable {
+        (Reach::Exec(_), code) if unreachable_code(host, code) => Err(SshError::Unreachable {
             host: host.name.clone(),
             detail: last_lines(&ran.stderr),
         }),
         _ => Ok(ran),
+    }
+}
+
+/// Whether a program that reached `host` and ended with `code` failed to
+/// reach it (see [`ended`]), so trying again later may.
+pub(super) fn unreachable_code(host: &Remote, code: Option<i32>) -> bool {
+    match host.reach {
+        Reach::Ssh(_) => code == Some(255),
+        Reach::Exec(_) => matches!(code, Some(125 | 255)),
     }
 }
 

@@ -54,6 +54,16 @@ impl Lines {
 /// {labels: [pods]}`, box's) work on `box`, one at a time, each in a
 /// container of its own that podman makes (one kept warm).
 fn made_box_scenario(podman: &Podman, lines: &Lines) -> CodexScenario {
+    box_scenario_with(
+        podman,
+        lines,
+        "warm: 1\n      max_departments: 1\n      labels: [pods]",
+    )
+}
+
+/// A launcher whose zhilibu and docsbu work on `box` (podman making a
+/// container for each; `settings` more of box's keys).
+fn box_scenario_with(podman: &Podman, lines: &Lines, settings: &str) -> CodexScenario {
     let quoted = |words: Vec<String>| {
         words
             .iter()
@@ -71,8 +81,7 @@ fn made_box_scenario(podman: &Podman, lines: &Lines) -> CodexScenario {
     let destroy = logged("destroy", podman.remove_argv("cg-{session}"));
     let mut scenario = Scenario::codex().committed().launcher(&format!(
         "  remotes:\n    box:\n      provider:\n        exec: [{exec}]\n        create: [{create}]\n        \
-         destroy: [{destroy}]\n      repo: {CLONE}\n      codex: {}\n      warm: 1\n      \
-         max_departments: 1\n      labels: [pods]\n\
+         destroy: [{destroy}]\n      repo: {CLONE}\n      codex: {}\n      {settings}\n\
          departments:\n  zhilibu:\n    title: Notes\n    globs: ['**']\n    where: box\n  \
          docsbu:\n    title: Docs\n    globs: ['**']\n    where: {{labels: [pods]}}\n",
         codex_inside()
@@ -229,4 +238,105 @@ async fn containers_are_made_ahead_one_per_department_and_removed_once_settled_o
         "the warm one goes at the stop"
     );
     assert_eq!(podman.leftovers(podman.label()), Vec::<String>::new());
+}
+
+/// Issue 76 item 3: a department's container removed mid-turn (`podman rm
+/// -f`). Its command goes out while it is gone: the turn is held, the
+/// container is made again under the same id with the department's
+/// worktree there (from the plan's base: nothing was fetched back yet),
+/// the department is told to run it again, and it runs in the new
+/// container; its work is reported and merged, nothing failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_removed_mid_turn_is_made_again_and_its_department_goes_on_there() {
+    crate::needs!(Podman, Codex);
+    let podman = Podman::new();
+    let lines = Lines::new();
+    let c = box_scenario_with(&podman, &lines, "max_departments: 1\n      labels: [pods]")
+        .start()
+        .await;
+    assert_eq!(box_checked(&c).await["state"], "ready");
+    c.plans_one_notes_department();
+    let counted = "echo two >> TWO.md; echo \" HOST=$(cat /etc/hostname) RUNS=$(wc -l < TWO.md)\"";
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec("call_one", "echo \" HOST=$(cat /etc/hostname)\"")],
+    );
+    let go_on = c
+        .server
+        .on_held("call_one", vec![exec("call_two", counted)]);
+    c.server.on(
+        "was unreachable for a while",
+        vec![exec("call_again", counted)],
+    );
+    for call in ["call_two", "call_again"] {
+        c.server.on(
+            call,
+            vec![tool_call(
+                &format!("report_{call}"),
+                "governance_report_result",
+                json!({"summary": "two notes", "changed_files": ["TWO.md"]}),
+            )],
+        );
+    }
+    c.api().start_zhongshu("Plan one change").await;
+    let dept = c.first_department().await;
+    let before = c.output("call_one").await;
+    let own = lines
+        .ran("create")
+        .into_iter()
+        .find(|m| !m.starts_with("cg-warm-"));
+    let own = own.expect("the department's own container");
+    assert!(podman.remove(&own), "podman rm -f {own}");
+    c.api()
+        .wait_status("box unreachable", |s| {
+            s["remotes"][0]["state"] == "unreachable"
+        })
+        .await;
+    // Its next command goes out while the container is gone.
+    go_on.notify_one();
+    let remade = c
+        .wait_audit("container_remade", |e| {
+            e["container"] == own.trim_start_matches("cg-")
+        })
+        .await;
+    assert_eq!(remade["session_ids"], json!([dept]), "{remade}");
+    let after = ran_once_more(&c).await;
+    assert!(
+        after.contains("RUNS=1"),
+        "it ran once, in the new worktree: {after}"
+    );
+    let host_of = |out: &str| {
+        out.split(" HOST=")
+            .nth(1)
+            .map(|h| h[..12.min(h.len())].to_string())
+    };
+    assert_ne!(
+        host_of(&before),
+        host_of(&after),
+        "{before} / {after}: a new container"
+    );
+    assert_eq!(lines.ran("create").iter().filter(|m| **m == own).count(), 2);
+    merged(&c, &dept).await;
+    let s = c.api().session(&dept).await;
+    assert_ne!(s["status"], "failed", "{s}");
+    let mut c = c;
+    c.stop().await;
+    assert_eq!(podman.leftovers(podman.label()), Vec::<String>::new());
+}
+
+/// The output of the department's second command, wherever it ran: held
+/// and run again once the container was back (`call_again`), or run
+/// there at once when it was back before (`call_two`), with `RUNS=`.
+async fn ran_once_more(c: &Codex) -> String {
+    crate::common::launcher::wait_until(
+        "the second command's output",
+        std::time::Duration::from_secs(120),
+        || async {
+            ["call_again", "call_two"]
+                .into_iter()
+                .flat_map(|call| c.server.outputs(call))
+                .find(|out| out.contains("RUNS="))
+        },
+    )
+    .await
 }

@@ -30,6 +30,7 @@ mod codex_contract;
 mod config_trust;
 #[cfg(unix)]
 mod containers;
+#[cfg(unix)]
 mod containers_made;
 #[cfg(unix)]
 mod control;
