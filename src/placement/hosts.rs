@@ -113,6 +113,18 @@ impl Hosts {
         true
     }
 
+    /// Takes `host` out of use until its next check (its container could not
+    /// be made: `detail` says why); its version stays.
+    pub fn unready(&self, host: &Remote, detail: String) {
+        let version = self
+            .found
+            .read()
+            .unwrap()
+            .get(&host.name)
+            .and_then(|h| h.codex_version.clone());
+        self.set(host, RemoteState::Unreachable, detail, version);
+    }
+
     /// Says `detail` of a host its departments' connection found gone (its
     /// state stays).
     pub fn say(&self, host: &Remote, detail: String) {

@@ -199,7 +199,18 @@ impl Placement {
     ) -> Result<(), HostWorktreeError> {
         let host = self.ready(ctx, &name)?;
         let ssh = host::ssh(ctx)?;
-        let inside = self.container_for(ctx, &ssh, &host, &ws.name).await?;
+        let inside = match self.container_for(ctx, &ssh, &host, &ws.name).await {
+            Ok(inside) => inside,
+            Err(e) => {
+                // Its departments wait for the next check, saying why.
+                let why = format!("{e}; Check again tries once more");
+                self.hosts.unready(&host, why);
+                ctx.store.tell(crate::store::News::HostsChecked {
+                    hosts: self.hosts.all(),
+                });
+                return Err(e.into());
+            }
+        };
         let tree = git::prepare(&ssh, &inside, &ctx.repo, &ws.base, &ws.name, &ws.branch).await;
         let tree = match tree {
             Ok(tree) => tree,

@@ -510,6 +510,12 @@ impl Dispatcher {
             };
             let outcome = match self.sessions.start_session(spec).await {
                 Ok(session) => self.ctx.store.record(|tx| started(tx, &item, &session.id)),
+                // Its host cannot take it now (its container could not be
+                // made): it waits for the host, as for one not ready.
+                Err(LauncherError::Unavailable(why)) if item.remote.is_some() => self
+                    .ctx
+                    .store
+                    .record(|tx| super::queue_records::waits_again(tx, &item, &why)),
                 Err(e) => self
                     .ctx
                     .store

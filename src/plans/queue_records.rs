@@ -65,6 +65,15 @@ pub(super) fn started(tx: &mut Tx, item: &QueueItem, session_id: &str) {
 }
 
 /// A queue item could not start: it stays, marked failed with the error.
+/// A queued item whose start its host could not take now: queued again,
+/// saying why, until the host is ready.
+pub(super) fn waits_again(tx: &mut Tx, item: &QueueItem, why: &str) {
+    if let Some(q) = tx.queue_mut().iter_mut().find(|q| q.id == item.id) {
+        q.status = QueueStatus::Queued;
+        q.waiting = Some(why.to_string());
+    }
+}
+
 pub(super) fn failed(tx: &mut Tx, item: &QueueItem, error: &str) {
     if let Some(q) = tx.queue_mut().iter_mut().find(|q| q.id == item.id) {
         q.status = QueueStatus::Failed;

@@ -26,14 +26,26 @@ impl Lines {
         let marks = dir.path().join("marks");
         let script = format!(
             "#!/bin/sh\nwhat=$1; shift\nfor w; do case $w in cg-*) echo \"$what $w\" >> {};; \
-             esac; done\nexec \"$@\"\n",
-            marks.display()
+             esac; done\nif [ \"$what\" = create ] && [ -e {} ]; then case \"$*\" in *cg-warm-*) ;; \
+             *) echo 'Error: no room on this machine' >&2; exit 1;; esac; fi\nexec \"$@\"\n",
+            marks.display(),
+            dir.path().join("refuse").display()
         );
         let logged = dir.path().join("logged");
         std::fs::write(&logged, script).unwrap();
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&logged, std::fs::Permissions::from_mode(0o755)).unwrap();
         Lines { dir }
+    }
+
+    /// From now on a department's own container is (or is no longer)
+    /// refused by `create`; those made ahead never are.
+    fn refuse(&self, refused: bool) {
+        let flag = self.dir.path().join("refuse");
+        match refused {
+            true => std::fs::write(flag, "").unwrap(),
+            false => std::fs::remove_file(flag).unwrap(),
+        }
     }
 
     fn logged(&self) -> PathBuf {
@@ -339,4 +351,58 @@ async fn ran_once_more(c: &Codex) -> String {
         },
     )
     .await
+}
+
+/// Issue 76 item 3: a `create` that fails when a department starts does
+/// not fail the department: it waits in the queue with the engine's
+/// reason, its host out of use until checked again; once `create` works
+/// again, *Check again* starts it and it works in its container.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_fails_at_a_start_waits_with_its_reason_until_it_works() {
+    crate::needs!(Podman, Codex);
+    let podman = Podman::new();
+    let lines = Lines::new();
+    lines.refuse(true);
+    let mut c = box_scenario_with(&podman, &lines, "labels: [pods]")
+        .start()
+        .await;
+    assert_eq!(
+        box_checked(&c).await["state"],
+        "ready",
+        "its check's container is made"
+    );
+    c.plans_one_notes_department();
+    c.server.on(
+        "department (zhilibu)",
+        vec![exec(
+            "call_write",
+            "echo notes > NOTES.md; echo \" HOST=$(cat /etc/hostname)\"",
+        )],
+    );
+    c.api().start_zhongshu("Plan one change").await;
+    let status = c
+        .api()
+        .wait_status("the department waits for box", |s| {
+            s["queue"][0]["waiting"]
+                .as_str()
+                .is_some_and(|w| w.contains("no room on this machine"))
+        })
+        .await;
+    assert_eq!(status["remotes"][0]["state"], "unreachable", "{status}");
+    assert!(
+        crate::common::launcher::departments(&status)
+            .iter()
+            .all(|d| d["status"] != "failed"),
+        "nothing failed: {status}"
+    );
+    lines.refuse(false);
+    c.api().post_ok("/api/check_remotes", &json!({})).await;
+    let dept = c.first_department().await;
+    let out = c.output("call_write").await;
+    assert!(out.contains(" HOST="), "{out}");
+    let s = c.api().session(&dept).await;
+    assert_eq!(s["department"], "zhilibu", "{s}");
+    c.stop().await;
+    // Its work is not settled: its container stays for the next start.
+    assert_eq!(podman.leftovers(podman.label()), [format!("cg-{dept}")]);
 }

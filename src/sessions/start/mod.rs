@@ -591,7 +591,13 @@ impl Starter<'_> {
             .placement
             .make_host_worktree(self.ctx, name.clone(), &mut made.workspace)
             .await
-            .map_err(|e| LauncherError::Conflict(format!("cannot start on {name}: {e}")))
+            .map_err(|e| match e {
+                // Its host is taken out of use until its next check: it waits.
+                crate::placement::HostWorktreeError::Container(_) => {
+                    LauncherError::Unavailable(format!("cannot start on {name}: {e}"))
+                }
+                _ => LauncherError::Conflict(format!("cannot start on {name}: {e}")),
+            })
     }
 }
 
