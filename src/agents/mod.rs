@@ -299,7 +299,8 @@ pub fn capabilities(backend: Backend) -> Capabilities {
             model_from_command: false,
         },
         // Its approvals and conversation are the page's; no terminal (the
-        // view is its conversation), no sandbox yet.
+        // view is its conversation). Its sandbox is the confinement's: a
+        // confined agent's settings say so (`BackendSettings::capabilities`).
         Backend::Acp => Capabilities {
             conversation: true,
             terminal_on_demand: true,

@@ -19,28 +19,11 @@
 //!
 //! Nothing else changes: the page, the queue, the mailbox and the rules read
 //! [`Capabilities`](super::Capabilities), never the backend's name; `config/`
-//! hands every backend its words and asks for their keys. A third, Claude
-//! Code, would add:
-//!
-//! ```text
-//! src/agents/claude/settings.rs   KEYS = ["claude_command", "permission_mode"],
-//!                                 FileWords, Settings, resolve (with
-//!                                 CODEX_GOVERNANCE_CLAUDE_BIN), trust_asks,
-//!                                 commented_defaults
-//! src/agents/claude/mod.rs        ClaudeBackend::new(&claude::Settings):
-//!                                 kind() = Backend::Claude, channel() = Tools,
-//!                                 problems() runs `claude --version`, start()
-//!                                 spawns `claude` in spec.cwd and maps what it
-//!                                 prints to AgentEvents; ClaudeAgent: Agent
-//! src/agents/registry.rs          BackendSettings::Claude(claude::Settings);
-//!                                 BackendWords { claude: launcher_section(text)?, .. };
-//!                                 BackendSettings::Claude(s) =>
-//!                                     Arc::new(claude::ClaudeBackend::new(s))
-//! src/agents/mod.rs               capabilities: Backend::Claude => Capabilities {
-//!                                     reports_turns: true, interrupts: true,
-//!                                     conversation: true, ..Default::default() }
-//! src/model/agent.rs              Backend { Pty => "pty", Codex => "codex", Claude => "claude" }
-//! ```
+//! hands every backend its words and asks for their keys. The third, ACP
+//! (Claude Code, Gemini CLI, codex-acp), is the shape a new one follows:
+//! `agents/acp/` (its settings, its backend and agent), its arm here and in
+//! `capabilities`, its word in `model::Backend`; ARCHITECTURE.md's recipe
+//! "add an agent backend" names every file.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! The forge: where teams review (issue 38). A department's work is pushed to
-//! a Git remote with the user's own credentials ([`push`], libgit2) and a pull
+//! a Git remote with the user's own `git` and credentials ([`push`]) and a pull
 //! request is opened there through the forge's API ([`Forge`]), its body the
 //! governance review ([`body`]). While it is open, its checks are read back
 //! (ETags and rate limits respected) so a failing job's log can go back to

@@ -76,7 +76,9 @@ pub const REFUSALS_PER_MINUTE: u32 = 20;
 pub fn by_phone(channel: Channel) -> &'static str {
     match channel {
         Channel::Telegram => "phone (telegram)",
-        _ => "phone (ntfy)",
+        Channel::Ntfy => "phone (ntfy)",
+        // A program carries no decision back; named for what it is.
+        Channel::Command => "phone (notification program)",
     }
 }
 
