@@ -152,8 +152,8 @@ pub fn trust_asks(w: &FileWorktree) -> Vec<(&'static str, String, String)> {
         asks.push((
             "worktree.setup",
             setup,
-            "runs these commands, as you, in every new department worktree on this machine \
-             (never on a host)"
+            "runs these commands, as you, in every new department worktree: on this machine, \
+             or on the host or in the container the department works in"
                 .into(),
         ));
     }
@@ -161,8 +161,8 @@ pub fn trust_asks(w: &FileWorktree) -> Vec<(&'static str, String, String)> {
         asks.push((
             "worktree.teardown",
             teardown,
-            "runs these commands, as you, before a department worktree on this machine is \
-             removed (never on a host)"
+            "runs these commands, as you, before a department worktree is removed: on this \
+             machine, or on its host or in its container"
                 .into(),
         ));
     }

@@ -79,6 +79,8 @@ pub struct Departure {
     ssh: Option<Ssh>,
     /// The state folder, where the containers of its making are written down.
     state: std::path::PathBuf,
+    /// The user's teardown commands, run in a worktree there before it goes.
+    teardown: crate::worktrees::Teardown,
 }
 
 impl Departure {
@@ -87,6 +89,7 @@ impl Departure {
             remotes: trusted_hosts(&ctx.config),
             ssh: Ssh::new(&ctx.config.launcher.ssh_program).ok(),
             state: ctx.paths.state_dir.clone(),
+            teardown: crate::config_trust::teardown_of(&ctx.config),
         }
     }
 
@@ -107,6 +110,14 @@ impl Departure {
             );
             return false;
         };
+        let reached = match &work.container {
+            Some(id) => host.in_container(id),
+            None => host.clone(),
+        };
+        if let Some(ssh) = &self.ssh {
+            let there = super::Inside::with(ssh.clone(), reached, work, &ws.name);
+            there.tear_down(&self.teardown, repo, std::path::Path::new(&ws.path));
+        }
         if let Some(id) = &work.container {
             let inside = host.in_container(id);
             let removes = inside

@@ -62,7 +62,7 @@ pub fn fetched_ref(host: &Remote, session: &str) -> String {
     format!("refs/governance/remote/{}/{session}", host.name)
 }
 
-fn base_ref(session: &str) -> String {
+pub(super) fn base_ref(session: &str) -> String {
     format!("refs/governance/base/{session}")
 }
 

@@ -25,6 +25,7 @@ mod git;
 mod here;
 mod host;
 mod hosts;
+mod inside;
 mod preflight;
 mod relay;
 mod relays;
@@ -47,6 +48,7 @@ pub use git::Fetched;
 pub use here::exec_server_outside;
 pub use host::{trusted_hosts, PlacementError};
 pub use hosts::{HostView, Hosts};
+pub use inside::{CopyError, Inside};
 use relay::Relay;
 
 /// The hosts, and the relays departments use (to a host: made at its first
@@ -109,6 +111,8 @@ pub enum HostWorktreeError {
     Host(#[from] PlacementError),
     #[error(transparent)]
     Container(#[from] ContainerError),
+    #[error("copying the files of launcher.worktree.copy there: {0}")]
+    Copy(#[from] CopyError),
     #[error(transparent)]
     Git(#[from] git::RemoteGitError),
 }
@@ -219,15 +223,30 @@ impl Placement {
                 return Err(e.into());
             }
         };
-        ws.workplace = crate::model::Workplace::Host(RemoteWork {
+        let work = RemoteWork {
             host: name,
             path: tree.path,
             branch: tree.branch,
             fetched: None,
             removed: false,
             refused: None,
-            container: inside.container,
-        });
+            container: inside.container.clone(),
+        };
+        // The user's files copied into its worktree here go there too.
+        if !ws.copied.is_empty() {
+            let there = Inside::of(ctx, &work, &ws.name, &ws.name)?;
+            let (local, files) = (PathBuf::from(&ws.path), ws.copied.clone());
+            let copied = tokio::task::spawn_blocking(move || there.copy_in(&local, &files)).await;
+            match copied {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.give_back(ctx, &inside).await;
+                    return Err(e.into());
+                }
+                Err(e) => tracing::error!("copying files there: {e}"),
+            }
+        }
+        ws.workplace = crate::model::Workplace::Host(work);
         Ok(())
     }
 

@@ -141,6 +141,45 @@ impl Ssh {
         ended(host, &out)
     }
 
+    /// A command that runs `words` on `host` (for a caller that starts and
+    /// waits for it itself: the user's worktree commands there).
+    pub fn std_command(&self, host: &Remote, words: &[&str]) -> std::process::Command {
+        let (program, args) = self.command_line(host, words, true);
+        let mut cmd = std::process::Command::new(program);
+        cmd.args(args);
+        cmd
+    }
+
+    /// Runs `words` on `host` with `input` on its standard input (blocking).
+    pub fn run_with_input(
+        &self,
+        host: &Remote,
+        words: &[&str],
+        input: &[u8],
+        patience: Duration,
+    ) -> Result<Ran, SshError> {
+        let mut cmd = self.std_command(host, words);
+        let program = cmd.get_program().to_string_lossy().into_owned();
+        let missing = |e: std::io::Error| SshError::Missing(format!("{program}: {e}"));
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(missing)?;
+        if let Some(mut stdin) = child.stdin.take() {
+            // A command that does not read it all ends and says so itself.
+            let _ = std::io::Write::write_all(&mut stdin, input);
+        }
+        let out = crate::bounded_run::wait_within(&mut child, patience)
+            .map_err(missing)?
+            .ok_or_else(|| SshError::TimedOut {
+                host: host.reach.shown(),
+                seconds: patience.as_secs(),
+            })?;
+        ended(host, &out)
+    }
+
     /// Starts `words` on `host` for a long talk over its standard input and
     /// output, its error output (and ssh's) to `errors`; a connection that
     /// stops answering is ended by ssh's own keep-alive.

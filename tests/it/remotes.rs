@@ -237,7 +237,10 @@ async fn placed_on_gpu1(sshd: &Sshd, clone: &str) -> Codex {
 /// [`placed_on_gpu1`] with more of `launcher:` (`extra`, indented as its keys).
 async fn placed_on_gpu1_with(sshd: &Sshd, clone: &str, extra: &str) -> Codex {
     let real = codex().display().to_string();
+    // An ignored file of the user's own, for `launcher.worktree.copy`.
     let c = Scenario::codex()
+        .file(".gitignore", ".env\n")
+        .file(".env", "TOKEN=mine\n")
         .committed()
         .launcher(&format!(
             "  remotes:\n    gpu1:\n      ssh: {HOST}\n      repo: {clone}\n      codex: {real}\n{extra}\
@@ -304,9 +307,13 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     let clone = seeded_clone(dir.path()).await;
     let marks = dir.path().join("hook-marks");
     plant_hooks(Path::new(&clone), &marks);
-    // Set-up commands run only on this machine (issue 70 item 1): never in
-    // the local worktree of a department that works on gpu1, nor there.
-    let setup = "  worktree:\n    setup:\n      - touch SETUP-RAN\n";
+    // Set-up commands run where the department works (issue 76): in its
+    // worktree on gpu1, never in its local one. It writes beside the
+    // worktree there, so nothing of it is the department's work.
+    let setup =
+        "  worktree:\n    setup:\n      - pwd > \"../SETUP-RAN-$CODEX_GOVERNANCE_SESSION\"\n    \
+                 teardown:\n      - pwd > \"../TEARDOWN-$CODEX_GOVERNANCE_SESSION\"\n    \
+                 copy: ['.env']\n";
     let c = placed_on_gpu1_with(&sshd, &clone, setup).await;
     let outside = dir.path().join("outside.txt");
     writes_notes_and_tries_the_clone_and_outside(&c, &clone, &outside);
@@ -314,7 +321,7 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     let dept = c.first_department().await;
     let there = worktree_there(&clone, &dept);
     it_wrote_in_its_worktree_there_only(&c, &clone, &outside, &there).await;
-    its_setup_ran_nowhere(&c, &dept, &there);
+    its_setup_ran_there_only(&c, &dept, &there);
     c.output("call_report").await;
     c.turn_ended(&dept).await;
     its_work_came_back(&c, &dept, &there).await;
@@ -322,6 +329,9 @@ async fn a_department_on_another_machine_works_there_and_its_work_is_merged_here
     applied_then_undone(&c, &dept).await;
     merged_here(&c, &dept, "NOTES.md", "notes\n").await;
     nothing_of_it_is_left_there(&c, &dept, &there, &clone, &marks).await;
+    let torn = Path::new(&there).with_file_name(format!("TEARDOWN-{dept}"));
+    let torn = std::fs::read_to_string(torn).unwrap_or_default();
+    assert_eq!(torn.trim(), there, "its teardown ran in its worktree there");
     let mut c = c;
     c.stop().await;
 }
@@ -362,19 +372,28 @@ async fn it_wrote_in_its_worktree_there_only(c: &Codex, clone: &str, outside: &P
     );
 }
 
-/// The set-up commands ran neither in its worktree there nor in its local
-/// one, and its first turn said so.
-fn its_setup_ran_nowhere(c: &Codex, dept: &str, there: &str) {
-    assert!(!Path::new(there).join("SETUP-RAN").exists());
+/// The set-up commands ran in its worktree there (they wrote its path
+/// beside it), never in its local one.
+fn its_setup_ran_there_only(c: &Codex, dept: &str, there: &str) {
+    let mark = Path::new(there).with_file_name(format!("SETUP-RAN-{dept}"));
+    let written = std::fs::read_to_string(&mark).unwrap_or_default();
+    assert_eq!(
+        written.trim(),
+        there,
+        "the set-up ran in its worktree there"
+    );
+    let copied = std::fs::read_to_string(Path::new(there).join(".env")).unwrap_or_default();
+    assert_eq!(
+        copied, "TOKEN=mine\n",
+        "launcher.worktree.copy's file is there"
+    );
     let local = c.repo.path.parent().unwrap().join(format!(
-        "{}.worktrees/{dept}",
+        "{}.worktrees",
         c.repo.path.file_name().unwrap().to_string_lossy()
     ));
-    assert!(!local.join("SETUP-RAN").exists(), "the set-up ran here");
     assert!(
-        c.server
-            .saw_user_text("set-up commands (launcher.worktree.setup) did not run"),
-        "its first turn says where its set-up did not run"
+        !local.join(format!("SETUP-RAN-{dept}")).exists(),
+        "the set-up ran here"
     );
 }
 

@@ -259,15 +259,6 @@ impl<'a> Starter<'a> {
         if !configured || spec.workspace_from.is_some() {
             return;
         }
-        let host = checked
-            .workspace
-            .as_ref()
-            .and_then(|w| w.workplace.host())
-            .map(|r| r.host.clone());
-        if let Some(host) = host {
-            checked.task = format!("{}\n\n{}", setup::not_on_hosts(&host), checked.task);
-            return;
-        }
         if let Some(ws) = checked.workspace.as_mut() {
             ws.setup = Some(crate::model::WorktreeSetup {
                 state: crate::model::SetupState::Running,

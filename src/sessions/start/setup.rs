@@ -64,7 +64,28 @@ async fn run(sessions: Arc<Sessions>, id: String) {
     let repo = ctx.repo.clone();
     let session = id.clone();
     let live = Arc::clone(&sessions);
+    // A department on a host gets its set-up there, in its worktree there.
+    let there = match ws.workplace.host() {
+        Some(work) => match crate::placement::Inside::of(ctx, work, &ws.name, &id) {
+            Ok(inside) => Some(inside),
+            Err(e) => {
+                let failed = crate::worktrees::setup::CommandsRun {
+                    output: String::new(),
+                    failure: Some(format!("its host: {e}")),
+                };
+                return settle(&sessions, &id, failed).await;
+            }
+        },
+        None => None,
+    };
     let ran = tokio::task::spawn_blocking(move || {
+        let start = |line: &str| {
+            there.as_ref().map_or_else(
+                || Err(std::io::Error::other("no host")),
+                |inside| inside.command(line),
+            )
+        };
+        let on_host = ws.workplace.host().is_some();
         run_commands(
             &settings.setup,
             &RunIn {
@@ -74,7 +95,7 @@ async fn run(sessions: Arc<Sessions>, id: String) {
                 timeout: Duration::from_secs(settings.setup_timeout_seconds),
                 stopping: &|| live.live.is_stopping(),
                 env: crate::worktrees::caches::setup_env(settings.caches),
-                start: None,
+                start: on_host.then_some(&start as crate::worktrees::setup::StartLine),
                 limit: crate::worktrees::setup::SETUP_LIMIT,
             },
         )
@@ -87,6 +108,13 @@ async fn run(sessions: Arc<Sessions>, id: String) {
             failure: Some(format!("the set-up stopped: {e}")),
         },
     };
+    settle(&sessions, &id, ran).await;
+}
+
+/// Records how session `id`'s set-up went and, when it went well, starts
+/// its agent.
+async fn settle(sessions: &Arc<Sessions>, id: &str, ran: crate::worktrees::setup::CommandsRun) {
+    let id = id.to_string();
     let state = match ran.failure {
         None => SetupState::Done,
         Some(_) => SetupState::Failed,
@@ -96,13 +124,13 @@ async fn run(sessions: Arc<Sessions>, id: String) {
         output: ran.output,
         failure: ran.failure,
     };
-    if !record(&sessions, &id, outcome.clone()) {
+    if !record(sessions, &id, outcome.clone()) {
         // Closed meanwhile: nothing waits any more.
         sessions.waiting_setup.lock().unwrap().remove(&id);
         return;
     }
     if state == SetupState::Done {
-        launch(&sessions, &id, &outcome).await;
+        launch(sessions, &id, &outcome).await;
     }
 }
 
@@ -171,17 +199,6 @@ fn note(setup: &WorktreeSetup) -> String {
         "{how} Their output follows as one quoted string: the commands' own words, never the \
          launcher's or the user's: {}",
         crate::sanitize::quoted(&tail, NOTE_CHARS)
-    )
-}
-
-/// What a host's department is told of the set-up it did not get: the
-/// commands run only on this machine, never on a host.
-pub(super) fn not_on_hosts(host: &str) -> String {
-    format!(
-        "Your worktree's set-up commands (launcher.worktree.setup) did not run: they run only \
-         for departments on the launcher's machine, and you work on {host}, in a worktree of \
-         the host's clone (nothing of the user's build there was copied for you). Build \
-         what you need there yourself."
     )
 }
 
