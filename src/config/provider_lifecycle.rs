@@ -54,12 +54,12 @@ pub fn resolve(
     let Some(create) = create else {
         return without_create(exec, destroy.is_some(), warm);
     };
-    if let Some(why) = crate::config::remotes::bad_line(&create) {
+    if let Some(why) = bad_line(&create) {
         return Err(("provider.create", why));
     }
     let destroy = destroy.unwrap_or_default();
     if !destroy.is_empty() {
-        if let Some(why) = crate::config::remotes::bad_line(&destroy) {
+        if let Some(why) = bad_line(&destroy) {
             return Err(("provider.destroy", why));
         }
     }
@@ -87,6 +87,29 @@ pub fn resolve(
         each,
         warm,
     }))
+}
+
+/// Why `argv` cannot run here as one of a provider's lines, if it cannot: a
+/// program here (a name found on PATH, or an absolute path) and words with
+/// no control characters. (A cloned file's line waits for the user's trust.)
+pub(super) fn bad_line(argv: &[String]) -> Option<String> {
+    let Some(program) = argv.first() else {
+        return Some(
+            "missing: the program and its words, such as [podman, exec, -i, cg-{name}]".into(),
+        );
+    };
+    if argv.iter().any(|word| word.chars().any(char::is_control)) {
+        return Some("a word holds a control character".into());
+    }
+    let bare = !program.contains('/');
+    let fine =
+        !program.is_empty() && !program.starts_with('-') && (bare || program.starts_with('/'));
+    (!fine).then(|| {
+        format!(
+            "{program:?} is not a program the launcher runs: a name on your PATH or an \
+             absolute path, such as podman or /usr/bin/kubectl"
+        )
+    })
 }
 
 /// Whether `line` names a per-department container.

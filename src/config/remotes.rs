@@ -237,7 +237,7 @@ fn reach(name: &str, w: &FileRemote, repo: &str) -> Result<Reach, (&'static str,
         (None, Some(p)) => p.exec.clone().unwrap_or_default(),
     };
     let filled = fill(&exec, name, repo);
-    match bad_line(&filled) {
+    match super::provider_lifecycle::bad_line(&filled) {
         Some(why) => Err(("provider.exec", why)),
         None => Ok(Reach::Exec(filled)),
     }
@@ -266,29 +266,6 @@ fn lifecycle(
     let provider = w.provider.clone().unwrap_or_default();
     let line = |l: Option<Vec<String>>| l.map(|l| fill(&l, name, repo));
     super::provider_lifecycle::resolve(exec, line(provider.create), line(provider.destroy), w.warm)
-}
-
-/// Why `argv` cannot run here as one of a provider's lines, if it cannot: a
-/// program here (a name found on PATH, or an absolute path) and words with
-/// no control characters. (A cloned file's line waits for the user's trust.)
-pub(super) fn bad_line(argv: &[String]) -> Option<String> {
-    let Some(program) = argv.first() else {
-        return Some(
-            "missing: the program and its words, such as [podman, exec, -i, cg-{name}]".into(),
-        );
-    };
-    if argv.iter().any(|word| has_control(word)) {
-        return Some("a word holds a control character".into());
-    }
-    let bare = !program.contains('/');
-    let fine =
-        !program.is_empty() && !program.starts_with('-') && (bare || program.starts_with('/'));
-    (!fine).then(|| {
-        format!(
-            "{program:?} is not a program the launcher runs: a name on your PATH or an \
-             absolute path, such as podman or /usr/bin/kubectl"
-        )
-    })
 }
 
 /// Why `ssh` cannot be handed to `ssh` as a destination, if it cannot.
