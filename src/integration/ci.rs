@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::pull_request::{each_carrier, forge_error};
-use super::{Integrations, SentBack};
+use super::{cleanup, forge_review, tidy, Integrations, SentBack};
 use crate::clock;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
@@ -90,7 +90,7 @@ impl Integrations {
             if pull.state != PullRequestState::Open {
                 self.settle_pull_request(&pr, pull.state).await;
                 if pull.state == PullRequestState::Merged {
-                    self.delete_merged_branch(&setup, &pr, &pull).await;
+                    cleanup::delete_merged_branch(&self.ctx, &setup, &pr, &pull).await;
                 }
                 continue;
             }
@@ -102,10 +102,15 @@ impl Integrations {
                 }
             };
             self.keep_checks(&pr, checks);
-            if let Err(e) = self
-                .read_reviews(setup.forge.as_ref(), &pr, &carriers[0])
-                .await
-            {
+            let forge = setup.forge.as_ref();
+            let reviews = forge_review::read_reviews(
+                &self.ctx,
+                &self.pull_requests,
+                forge,
+                &pr,
+                &carriers[0],
+            );
+            if let Err(e) = reviews.await {
                 tracing::warn!("reading the reviews of pull request #{}: {e}", pr.number);
             }
             for id in &carriers {
@@ -218,7 +223,7 @@ impl Integrations {
     }
 
     /// Department `id`'s workspace and the open pull request it is in review on.
-    pub(super) fn in_review(&self, id: &str) -> LResult<(crate::model::Workspace, PullRequest)> {
+    fn in_review(&self, id: &str) -> LResult<(crate::model::Workspace, PullRequest)> {
         let (_, ws) = self.department(id)?;
         let pr = ws
             .pull_request
@@ -271,6 +276,17 @@ impl Integrations {
         Ok(sent)
     }
 
+    /// Sends the review waiting on department `id`'s pull request back to it
+    /// as its next turn, each note quoted as untrusted text with its author
+    /// ([`forge_review`]).
+    pub async fn send_back_review(&self, id: &str, automatic: bool) -> LResult<SentBack> {
+        let (ws, pr) = self.in_review(id)?;
+        let note = forge_review::note_to_send(&self.ctx, id, &ws, &pr).await?;
+        let sent = self.send_back(id, &note).await?;
+        forge_review::sent_back(&self.ctx, id, &pr, automatic, &sent)?;
+        Ok(sent)
+    }
+
     /// The pull request was merged or closed: every piece of work it carries
     /// is settled, and its worktree and branch go.
     async fn settle_pull_request(&self, pr: &PullRequest, state: PullRequestState) {
@@ -307,7 +323,7 @@ impl Integrations {
         }
         for id in done {
             let reason = format!("pull request {state}");
-            self.remove_folder(&id, &reason).await;
+            tidy::remove_folder(&self.ctx, &self.sessions, &id, &reason).await;
         }
     }
 }

@@ -14,165 +14,184 @@
 use std::path::Path;
 
 use super::pull_request::{each_carrier, forge_error};
-use super::{Integrations, SentBack};
+use super::{department, PullRequests, SentBack};
+use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::forge::{Forge, ForgeError};
 use crate::model::{AuditEvent, PullRequest, Workspace};
 use crate::policy::forge_review::{reply_text, take};
 use crate::sanitize::quoted;
+use crate::sessions::Sessions;
 
 /// Characters of one note's text a turn carries.
 const NOTE_CHARS: usize = 4000;
 
-impl Integrations {
-    /// Reads `pr`'s reviews and line comments and keeps what is new on every
-    /// carrier: seen, and waiting when it asks for a send back. Audited.
-    pub(super) async fn read_reviews(
-        &self,
-        forge: &dyn Forge,
-        pr: &PullRequest,
-        owner: &str,
-    ) -> Result<(), ForgeError> {
-        let _one = self.pull_requests.notes.lock().await;
-        let reviews = forge.reviews(pr.number).await?;
-        let comments = forge.line_comments(pr.number).await?;
-        let saved = self.ctx.store.update(|tx| {
-            let Some(now) = tx
-                .session(owner)
-                .and_then(|s| s.workspace())
-                .and_then(|w| w.pull_request.clone())
-            else {
-                return;
-            };
-            let taken = take(
-                &now.seen_notes,
-                !now.review_waiting.is_empty(),
-                &now.posted_reviews,
-                &reviews,
-                &comments,
-            );
-            if taken.seen.is_empty() {
-                return;
-            }
-            each_carrier(tx, pr, |_, w| {
-                if let Some(p) = w.pull_request.as_mut() {
-                    p.seen_notes.extend(taken.seen.iter().cloned());
-                    p.review_waiting.extend(taken.waiting.iter().cloned());
-                }
-            });
-            tx.audit(AuditEvent::ForgeReviewRead {
-                session_id: owner.to_string(),
-                number: pr.number,
-                read: taken.seen.len(),
-                waiting: taken.waiting.len(),
-            });
-        });
-        if let Err(e) = saved {
-            tracing::error!("keeping the reviews of pull request #{}: {e}", pr.number);
-        }
-        Ok(())
-    }
-
-    /// Sends the review waiting on department `id`'s pull request back to it
-    /// as its next turn, each note quoted as untrusted text with its author.
-    pub async fn send_back_review(&self, id: &str, automatic: bool) -> LResult<SentBack> {
-        let (ws, pr) = self.in_review(id)?;
-        if pr.review_waiting.is_empty() {
-            return Err(LauncherError::Conflict(format!(
-                "no review from the forge waits on pull request #{} of {id} (as last read)",
-                pr.number
-            )));
-        }
-        let note = {
-            let (repo, ws, pr) = (self.ctx.repo.clone(), ws.clone(), pr.clone());
-            tokio::task::spawn_blocking(move || review_note(&repo, &ws, &pr)).await?
-        };
-        let sent = self.send_back(id, &note).await?;
-        let notes = pr.review_waiting.clone();
-        let replies = self.ctx.config.launcher.pull_requests.reply_to_comments;
-        self.ctx.store.update(|tx| {
-            each_carrier(tx, &pr, |_, w| {
-                if let Some(p) = w.pull_request.as_mut() {
-                    p.send_backs += 1;
-                    p.review_waiting.retain(|n| !notes.contains(n));
-                    let due = notes.iter().filter(|n| n.line_comment && replies);
-                    p.replies_due.extend(due.cloned());
-                }
-            });
-            tx.audit(AuditEvent::ForgeReviewSentBack {
-                session_id: id.to_string(),
-                number: pr.number,
-                notes: notes.len(),
-                automatic,
-                successor: sent.successor.clone(),
-            });
-        })?;
-        Ok(sent)
-    }
-
-    /// After department `id`'s fix was pushed onto its pull request (its
-    /// head moved from `before`), each line comment sent back gets a reply
-    /// naming the new head; each reply, or its failure, is audited once
-    /// (`reply_to_comments` off: none is due).
-    pub(super) async fn answer_forge_comments(&self, id: &str, before: Option<String>) {
-        let Ok((_, ws)) = self.department(id) else {
+/// Reads `pr`'s reviews and line comments and keeps what is new on every
+/// carrier: seen, and waiting when it asks for a send back. Audited.
+pub(super) async fn read_reviews(
+    ctx: &Context,
+    pull_requests: &PullRequests,
+    forge: &dyn Forge,
+    pr: &PullRequest,
+    owner: &str,
+) -> Result<(), ForgeError> {
+    let _one = pull_requests.notes.lock().await;
+    let reviews = forge.reviews(pr.number).await?;
+    let comments = forge.line_comments(pr.number).await?;
+    let saved = ctx.store.update(|tx| {
+        let Some(now) = tx
+            .session(owner)
+            .and_then(|s| s.workspace())
+            .and_then(|w| w.pull_request.clone())
+        else {
             return;
         };
-        let Some(pr) = ws.pull_request.filter(|p| !p.replies_due.is_empty()) else {
-            return;
-        };
-        if before.as_deref() == Some(pr.head.as_str()) {
+        let taken = take(
+            &now.seen_notes,
+            !now.review_waiting.is_empty(),
+            &now.posted_reviews,
+            &reviews,
+            &comments,
+        );
+        if taken.seen.is_empty() {
             return;
         }
-        let setup = self.pull_requests.setup();
-        let mut events = Vec::new();
-        for c in &pr.replies_due {
-            let answered = match &setup {
-                Err(e) => Err(e.to_string()),
-                Ok(s) => s
-                    .forge
-                    .reply(pr.number, c.id, reply_text(&pr.head))
-                    .await
-                    .map(|reply| reply.to_string())
-                    .map_err(|e| forge_error(e).to_string()),
-            };
-            events.push(match answered {
-                Ok(reply_id) => (
-                    Some(format!("c{reply_id}")),
-                    AuditEvent::ForgeReplyPosted {
-                        session_id: id.to_string(),
-                        number: pr.number,
-                        comment_id: c.id,
-                        commit: pr.head.clone(),
-                    },
-                ),
-                Err(error) => (
-                    None,
-                    AuditEvent::ForgeReplyFailed {
-                        session_id: id.to_string(),
-                        number: pr.number,
-                        comment_id: c.id,
-                        error,
-                    },
-                ),
-            });
-        }
-        let answered = pr.replies_due.clone();
-        let saved = self.ctx.store.update(|tx| {
-            each_carrier(tx, &pr, |_, w| {
-                if let Some(p) = w.pull_request.as_mut() {
-                    p.replies_due.retain(|n| !answered.contains(n));
-                    p.seen_notes
-                        .extend(events.iter().filter_map(|(key, _)| key.clone()));
-                }
-            });
-            for (_, e) in &events {
-                tx.audit(e.clone());
+        each_carrier(tx, pr, |_, w| {
+            if let Some(p) = w.pull_request.as_mut() {
+                p.seen_notes.extend(taken.seen.iter().cloned());
+                p.review_waiting.extend(taken.waiting.iter().cloned());
             }
         });
-        if let Err(e) = saved {
-            tracing::error!("keeping the replies on pull request #{}: {e}", pr.number);
+        tx.audit(AuditEvent::ForgeReviewRead {
+            session_id: owner.to_string(),
+            number: pr.number,
+            read: taken.seen.len(),
+            waiting: taken.waiting.len(),
+        });
+    });
+    if let Err(e) = saved {
+        tracing::error!("keeping the reviews of pull request #{}: {e}", pr.number);
+    }
+    Ok(())
+}
+
+/// The turn that sends the review waiting on `pr` (department `id`'s, in
+/// review as `ws`) back: each note quoted as untrusted text with its author.
+pub(super) async fn note_to_send(
+    ctx: &Context,
+    id: &str,
+    ws: &Workspace,
+    pr: &PullRequest,
+) -> LResult<String> {
+    if pr.review_waiting.is_empty() {
+        return Err(LauncherError::Conflict(format!(
+            "no review from the forge waits on pull request #{} of {id} (as last read)",
+            pr.number
+        )));
+    }
+    let (repo, ws, pr) = (ctx.repo.clone(), ws.clone(), pr.clone());
+    Ok(tokio::task::spawn_blocking(move || review_note(&repo, &ws, &pr)).await?)
+}
+
+/// The review waiting on `pr` went back as `sent`: counted, no longer
+/// waiting, its line comments due a reply (`reply_to_comments`). Audited.
+pub(super) fn sent_back(
+    ctx: &Context,
+    id: &str,
+    pr: &PullRequest,
+    automatic: bool,
+    sent: &SentBack,
+) -> LResult<()> {
+    let notes = pr.review_waiting.clone();
+    let replies = ctx.config.launcher.pull_requests.reply_to_comments;
+    ctx.store.update(|tx| {
+        each_carrier(tx, pr, |_, w| {
+            if let Some(p) = w.pull_request.as_mut() {
+                p.send_backs += 1;
+                p.review_waiting.retain(|n| !notes.contains(n));
+                let due = notes.iter().filter(|n| n.line_comment && replies);
+                p.replies_due.extend(due.cloned());
+            }
+        });
+        tx.audit(AuditEvent::ForgeReviewSentBack {
+            session_id: id.to_string(),
+            number: pr.number,
+            notes: notes.len(),
+            automatic,
+            successor: sent.successor.clone(),
+        });
+    })?;
+    Ok(())
+}
+
+/// After department `id`'s fix was pushed onto its pull request (its
+/// head moved from `before`), each line comment sent back gets a reply
+/// naming the new head; each reply, or its failure, is audited once
+/// (`reply_to_comments` off: none is due).
+pub(super) async fn answer_forge_comments(
+    ctx: &Context,
+    sessions: &Sessions,
+    pull_requests: &PullRequests,
+    id: &str,
+    before: Option<String>,
+) {
+    let Ok((_, ws)) = department(sessions, id) else {
+        return;
+    };
+    let Some(pr) = ws.pull_request.filter(|p| !p.replies_due.is_empty()) else {
+        return;
+    };
+    if before.as_deref() == Some(pr.head.as_str()) {
+        return;
+    }
+    let setup = pull_requests.setup();
+    let mut events = Vec::new();
+    for c in &pr.replies_due {
+        let answered = match &setup {
+            Err(e) => Err(e.to_string()),
+            Ok(s) => s
+                .forge
+                .reply(pr.number, c.id, reply_text(&pr.head))
+                .await
+                .map(|reply| reply.to_string())
+                .map_err(|e| forge_error(e).to_string()),
+        };
+        events.push(match answered {
+            Ok(reply_id) => (
+                Some(format!("c{reply_id}")),
+                AuditEvent::ForgeReplyPosted {
+                    session_id: id.to_string(),
+                    number: pr.number,
+                    comment_id: c.id,
+                    commit: pr.head.clone(),
+                },
+            ),
+            Err(error) => (
+                None,
+                AuditEvent::ForgeReplyFailed {
+                    session_id: id.to_string(),
+                    number: pr.number,
+                    comment_id: c.id,
+                    error,
+                },
+            ),
+        });
+    }
+    let answered = pr.replies_due.clone();
+    let saved = ctx.store.update(|tx| {
+        each_carrier(tx, &pr, |_, w| {
+            if let Some(p) = w.pull_request.as_mut() {
+                p.replies_due.retain(|n| !answered.contains(n));
+                p.seen_notes
+                    .extend(events.iter().filter_map(|(key, _)| key.clone()));
+            }
+        });
+        for (_, e) in &events {
+            tx.audit(e.clone());
         }
+    });
+    if let Err(e) = saved {
+        tracing::error!("keeping the replies on pull request #{}: {e}", pr.number);
     }
 }
 

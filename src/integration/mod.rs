@@ -363,7 +363,7 @@ impl Integrations {
         let (s, ws) = self.department(id)?;
         self.ready(&s, &ws)?;
         discard::discard(&self.ctx, &s).await?;
-        self.remove_folder(id, "discarded").await;
+        tidy::remove_folder(&self.ctx, &self.sessions, id, "discarded").await;
         Ok(self.department(id)?.1)
     }
 
@@ -441,7 +441,9 @@ impl Integrations {
         {
             let before = ws.pull_request.as_ref().map(|p| p.head.clone());
             self.pull_requests.update_after_report(id).await;
-            self.answer_forge_comments(id, before).await;
+            let (ctx, sessions) = (&self.ctx, &self.sessions);
+            forge_review::answer_forge_comments(ctx, sessions, &self.pull_requests, id, before)
+                .await;
             return;
         }
         if ws.state == WorkspaceState::Pending && ws.nothing_to_review {
@@ -476,7 +478,9 @@ impl Integrations {
         if ws.pull_request.as_ref().is_some_and(|p| p.is_open()) {
             let before = ws.pull_request.as_ref().map(|p| p.head.clone());
             self.pull_requests.update_after_report(id).await;
-            self.answer_forge_comments(id, before).await;
+            let (ctx, sessions) = (&self.ctx, &self.sessions);
+            forge_review::answer_forge_comments(ctx, sessions, &self.pull_requests, id, before)
+                .await;
             return;
         }
         let auto = self.ctx.config.launcher.isolation.auto_integrate;
@@ -523,6 +527,42 @@ impl Integrations {
         });
         if let Err(e) = saved {
             tracing::error!("settling {id}, which changed nothing: {e}");
+        }
+    }
+
+    /// Undoes an Apply or a Merge ([`undo`]), under the working tree's lock:
+    /// every path it wrote gets its earlier content back, while each still
+    /// holds what the integration wrote; otherwise refused, naming what
+    /// changed. Audited; a crash midway is finished or undone at the next
+    /// start.
+    pub async fn undo(&self, id: &str) -> LResult<Workspace> {
+        let _one = self.working_tree.lock().await;
+        undo::undo(&self.ctx, &self.sessions, id).await
+    }
+
+    /// `worktrees --prune` while the launcher runs ([`cleanup::prune`]).
+    pub async fn prune(&self) -> LResult<crate::worktrees::Pruned> {
+        cleanup::prune(&self.ctx, &self.working_tree).await
+    }
+
+    /// At start: integrations a crash interrupted are finished or undone and
+    /// what settled work left is tidied, under the working tree's lock
+    /// ([`recover`]); then departments the previous run cut off before their
+    /// work was recorded are recorded.
+    pub async fn recover(&self) {
+        {
+            let _one = self.working_tree.lock().await;
+            recover::interrupted(&self.ctx, &self.sessions).await;
+        }
+        self.record_cut_off().await;
+    }
+
+    /// Records every department that no longer runs but whose work was never
+    /// recorded ([`recover::cut_off`]): its work becomes pending, so it can
+    /// be integrated, discarded or sent back.
+    pub async fn record_cut_off(&self) {
+        for id in recover::cut_off(&self.ctx) {
+            self.department_exited(&id).await;
         }
     }
 

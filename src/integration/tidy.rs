@@ -6,9 +6,11 @@
 
 use std::path::Path;
 
-use super::{off_runtime, Integrations};
+use super::off_runtime;
+use crate::context::Context;
 use crate::model::{AuditEvent, Workspace, WorkspaceState};
 use crate::placement::Departure;
+use crate::sessions::Sessions;
 use crate::store::Tx;
 use crate::worktrees::create::Teardown;
 use crate::worktrees::{self, WorktreeError};
@@ -104,51 +106,45 @@ pub(super) fn audit(tx: &mut Tx, id: &str, ws: &Workspace, t: &Tidied, reason: &
     }
 }
 
-impl Integrations {
-    /// Tidies a settled worktree on its own (one Git job, one change): after
-    /// a discard, a closed pull request, or at start for what is left.
-    pub(super) async fn remove_folder(&self, id: &str, reason: &str) {
-        let Some(ws) = self
-            .sessions
-            .session(id)
-            .and_then(|s| s.workspace().cloned())
-        else {
-            return;
-        };
-        if !ws.state.is_settled() {
+/// Tidies a settled worktree on its own (one Git job, one change): after
+/// a discard, a closed pull request, or at start for what is left.
+pub(super) async fn remove_folder(ctx: &Context, sessions: &Sessions, id: &str, reason: &str) {
+    let Some(ws) = sessions.session(id).and_then(|s| s.workspace().cloned()) else {
+        return;
+    };
+    if !ws.state.is_settled() {
+        return;
+    }
+    // Integrated work is in the user's branch or tree (or its pull
+    // request was merged or closed on the forge): its branch goes too.
+    let integrated = matches!(
+        ws.state,
+        WorkspaceState::Applied
+            | WorkspaceState::Merged
+            | WorkspaceState::PrMerged
+            | WorkspaceState::PrClosed
+    );
+    let tidied = {
+        let (repo, ws) = (ctx.repo.clone(), ws.clone());
+        let teardown = crate::config_trust::teardown_of(&ctx.config);
+        let hosts = Departure::of(ctx);
+        off_runtime(move || Ok(tidy(&repo, &ws, integrated, &teardown, &hosts))).await
+    };
+    let tidied = match tidied {
+        Ok(t) if t != Tidied::default() => t,
+        Ok(_) => return,
+        Err(e) => {
+            tracing::error!("tidying the worktree of {id}: {e}");
             return;
         }
-        // Integrated work is in the user's branch or tree (or its pull
-        // request was merged or closed on the forge): its branch goes too.
-        let integrated = matches!(
-            ws.state,
-            WorkspaceState::Applied
-                | WorkspaceState::Merged
-                | WorkspaceState::PrMerged
-                | WorkspaceState::PrClosed
-        );
-        let tidied = {
-            let (repo, ws) = (self.ctx.repo.clone(), ws.clone());
-            let teardown = crate::config_trust::teardown_of(&self.ctx.config);
-            let hosts = Departure::of(&self.ctx);
-            off_runtime(move || Ok(tidy(&repo, &ws, integrated, &teardown, &hosts))).await
-        };
-        let tidied = match tidied {
-            Ok(t) if t != Tidied::default() => t,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::error!("tidying the worktree of {id}: {e}");
-                return;
-            }
-        };
-        let saved = self.ctx.store.update(|tx| {
-            if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
-                mark(w, &tidied);
-            }
-            audit(tx, id, &ws, &tidied, reason);
-        });
-        if let Err(e) = saved {
-            tracing::error!("recording the removal of {}: {e}", ws.path);
+    };
+    let saved = ctx.store.update(|tx| {
+        if let Some(w) = tx.session_mut(id).and_then(|s| s.workspace_mut()) {
+            mark(w, &tidied);
         }
+        audit(tx, id, &ws, &tidied, reason);
+    });
+    if let Err(e) = saved {
+        tracing::error!("recording the removal of {}: {e}", ws.path);
     }
 }
