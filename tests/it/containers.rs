@@ -304,15 +304,7 @@ async fn box_scenario(
 
 /// The status's word on box once its pre-flight ran.
 async fn box_checked(c: &crate::common::scenario::Codex) -> Value {
-    let status = c
-        .api()
-        .wait_status("box checked", |s| {
-            s["remotes"][0]["state"]
-                .as_str()
-                .is_some_and(|w| ["ready", "refused", "unreachable"].contains(&w))
-        })
-        .await;
-    status["remotes"][0].clone()
+    crate::common::elsewhere::host_checked(c, "box").await
 }
 
 /// Issue 76: a provider named by a repository's own file runs nothing

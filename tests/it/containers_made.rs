@@ -105,16 +105,8 @@ fn box_scenario_with(podman: &Podman, lines: &Lines, settings: &str) -> CodexSce
 }
 
 /// The status's word on box once its pre-flight ran.
-async fn box_checked(c: &Codex) -> Value {
-    let status = c
-        .api()
-        .wait_status("box checked", |s| {
-            s["remotes"][0]["state"]
-                .as_str()
-                .is_some_and(|w| ["ready", "refused", "unreachable"].contains(&w))
-        })
-        .await;
-    status["remotes"][0].clone()
+async fn box_checked(c: &crate::common::scenario::Codex) -> Value {
+    crate::common::elsewhere::host_checked(c, "box").await
 }
 
 /// The planner's plan: zhilibu writes NOTES.md, docsbu DOCS.md, each
