@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 pub struct TerminalOnDemand {
     /// It stops after this many seconds without a viewer.
     pub idle_seconds: u64,
-    /// A planner's runs for the whole session.
+    /// A planner's runs, watched or not, while its plan goes on (opt-in:
+    /// by default a planner's runs only for viewers, as a department's).
     pub planner_keeps: bool,
 }
 
@@ -25,7 +26,7 @@ impl Default for TerminalOnDemand {
     fn default() -> Self {
         TerminalOnDemand {
             idle_seconds: 300,
-            planner_keeps: true,
+            planner_keeps: false,
         }
     }
 }

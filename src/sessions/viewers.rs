@@ -3,9 +3,10 @@
 //! backend starts it on demand (Codex's TUI, about 90 MB a session), it runs
 //! only for viewers: opening the session's terminal starts it, and once nobody
 //! has watched it for `launcher.tui_idle_seconds` it stops; the agent goes on
-//! without it. A planner may keep its own (`launcher.planner_keeps_tui`)
-//! while its plan goes on; once it is done with it
-//! (`policy::plan::planner_finished`) its terminal goes as a department's does.
+//! without it. A planner's is the same, unless `launcher.planner_keeps_tui`
+//! (off by default) keeps it running, watched or not, while its plan goes on;
+//! once it is done with it (`policy::plan::planner_finished`) its terminal goes
+//! as a department's does.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +26,8 @@ const FIRST_VIEWER_GRACE: Duration = Duration::from_secs(60);
 impl SessionTerminals {
     /// After a start or a resume: the terminal the agent came with is the
     /// session's (watched to its end); an on-demand one starts now only for a
-    /// planner that keeps its own.
+    /// planner that keeps its own (`launcher.planner_keeps_tui: true`), and
+    /// otherwise when someone opens it ([`Self::attach_viewer`]).
     pub(super) async fn show(
         self: &Arc<Self>,
         id: &str,

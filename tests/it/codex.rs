@@ -11,6 +11,7 @@ use crate::common::launcher as support;
 use crate::common::model_server;
 use crate::common::scenario::{id_of, register_plan, Codex, Scenario, CODEX_PATIENCE};
 use crate::common::scripted::runs_then_reports;
+use crate::common::terminal;
 
 use std::path::Path;
 
@@ -257,11 +258,12 @@ async fn codex_agents_hold_no_key_and_reach_no_network() {
     c.server
         .on("You are Zhongshu", vec![exec("call_probe", &probe)]);
     let z = api.start_zhongshu("Probe the sandbox").await;
-    // Then its own terminal's listener (its URL carries the terminal's token).
-    let terminal = api.session(&z).await["browser_terminal_url"]
-        .as_str()
-        .expect("a terminal URL")
-        .to_string();
+    // Then its own terminal's listener (its URL carries the terminal's token),
+    // opened as the page opens it (its TUI runs only for viewers).
+    let opened = api
+        .post_ok("/api/session_terminal/attach", &json!({"session_id": z}))
+        .await;
+    let terminal = opened["url"].as_str().expect("a terminal URL").to_string();
     c.server.on(
         "call_probe",
         vec![exec(
@@ -662,16 +664,20 @@ async fn codex_threads_resume_after_kill_9_with_their_history() {
     let before = c.api().session(&z).await;
     c.launcher.kill9();
     c.relaunch();
-    // Until its agent is back it says so, and input waits for it instead of failing.
+    // Until its agent is back it says so (starting, with no server known
+    // yet: the new launcher forgets the old one's until the thread resumed on
+    // it), and input waits for it instead of failing.
     let early = c.api().session(&z).await;
     assert!(
-        early["agent_state"] == "starting" || early["pid"] != before["pid"],
+        early["agent_state"] == "starting" || early["server_pid"].is_number(),
         "not idle before it resumed: {early}"
     );
     c.say(&z, "AFTER-RESTART").await;
     let resumed = c
         .wait_agent(&z, "resumed", |s| {
-            s["status"] == "running" && s["pid"] != before["pid"]
+            s["status"] == "running"
+                && s["agent_state"] != "starting"
+                && s["server_pid"].is_number()
         })
         .await;
     assert_eq!(resumed["thread_id"], before["thread_id"], "{resumed}");
@@ -2968,15 +2974,16 @@ async fn the_planners_notice_is_one_part_a_line(c: &Codex, dept: &str) {
     );
 }
 
-/// Issue 49 item 9: a planner keeps its TUI while its plan goes on; once the
-/// plan finished and nothing of it runs it is finished, not running, and its
-/// TUI stops after `tui_idle_seconds` as a department's does (the planner
-/// goes on without it, on its thread).
+/// Issue 49 item 9: a planner that keeps its TUI (`planner_keeps_tui: true`,
+/// off by default since issue 71 item 6) keeps it while its plan goes on;
+/// once the plan finished and nothing of it runs it is finished, not running,
+/// and its TUI stops after `tui_idle_seconds` as a department's does (the
+/// planner goes on without it, on its thread).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_planner_done_with_its_plan_drops_its_tui() {
     crate::needs!(Codex);
     let mut c = Scenario::codex()
-        .launcher("  tui_idle_seconds: 1\n")
+        .launcher("  tui_idle_seconds: 1\n  planner_keeps_tui: true\n")
         .committed()
         .start()
         .await;
@@ -3025,6 +3032,99 @@ async fn a_planner_done_with_its_plan_drops_its_tui() {
     assert_eq!(s["thread_id"], thread.as_str());
     assert!(tuis_of(&thread).is_empty(), "no TUI came back");
     c.stop().await;
+}
+
+/// Issue 71 item 6: a planner's TUI runs only while someone watches its
+/// terminal, as a department's does. None runs for it once its turn was
+/// answered, and its conversation is whole in the page; opening its terminal
+/// starts one for the viewer; once the viewer left it stops after
+/// `tui_idle_seconds`, and the planner goes on, its conversation whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planners_tui_runs_only_while_its_terminal_is_watched() {
+    crate::needs!(Codex);
+    let mut c = Scenario::codex()
+        .launcher("  tui_idle_seconds: 1\n")
+        .start()
+        .await;
+    c.server.on(
+        "You are Zhongshu",
+        vec![model_server::message("PLANNER-SAID 中书省")],
+    );
+    let z = c.api().start_zhongshu("PLANNER-TASK: say hello").await;
+    let thread = no_tui_runs_for_the_planner(&c, &z).await;
+    let before = the_planners_conversation_is_whole(&c, &z).await;
+    let opened = c
+        .api()
+        .post_ok("/api/session_terminal/attach", &json!({"session_id": z}))
+        .await;
+    wait_until("a TUI for the planner", CODEX_PATIENCE, || async {
+        (!tuis_of(&thread).is_empty()).then_some(())
+    })
+    .await;
+    let viewer = terminal::connect_url(opened["url"].as_str().expect("its URL")).await;
+    c.wait_agent(&z, "a viewer of its terminal", |s| {
+        s["terminal_viewers"].as_u64().is_some_and(|n| n >= 1)
+    })
+    .await;
+    drop(viewer);
+    wait_until(
+        "the planner's TUI stopped after the idle time",
+        CODEX_PATIENCE,
+        || async { tuis_of(&thread).is_empty().then_some(()) },
+    )
+    .await;
+    let detached = c
+        .wait_agent(&z, "no terminal", |s| s["browser_terminal_url"].is_null())
+        .await;
+    assert_eq!(detached["status"], "running", "{detached}");
+    let after = the_planners_conversation_is_whole(&c, &z).await;
+    assert_eq!(after, before, "the same conversation, without a TUI again");
+    c.stop().await;
+}
+
+/// No TUI runs for the planner `z` once its first turn ended, though it could
+/// open one; its thread.
+async fn no_tui_runs_for_the_planner(c: &Codex, z: &str) -> String {
+    let idle = c
+        .wait_agent(z, "its turn answered", |s| {
+            s["agent_state"] == "idle" && s["thread_id"].is_string()
+        })
+        .await;
+    let thread = idle["thread_id"].as_str().unwrap().to_string();
+    assert!(
+        tuis_of(&thread).is_empty(),
+        "a TUI runs for the planner nobody watches: {:?}",
+        tuis_of(&thread)
+    );
+    assert!(idle["browser_terminal_url"].is_null(), "{idle}");
+    assert_eq!(idle["capabilities"]["terminal_on_demand"], true, "{idle}");
+    assert_eq!(idle["capabilities"]["conversation"], true, "{idle}");
+    thread
+}
+
+/// The planner `z`'s conversation as the page reads it: its task as told and
+/// its answer, whole characters; its entries.
+async fn the_planners_conversation_is_whole(c: &Codex, z: &str) -> Vec<Value> {
+    let path = format!("/api/session_conversation?id={z}");
+    let answered = |e: &Value| e["type"] == "agent" && e["text"] == "PLANNER-SAID 中书省";
+    let conversation = wait_until("the planner's answer", CODEX_PATIENCE, || async {
+        let conversation = c.api().get_ok(&path).await;
+        let said = conversation["entries"].as_array()?.iter().any(answered);
+        said.then_some(conversation)
+    })
+    .await;
+    assert_eq!(conversation["kind"], "items", "{conversation}");
+    let entries = conversation["entries"].as_array().unwrap().clone();
+    let told = |e: &Value| {
+        e["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("PLANNER-TASK"))
+    };
+    assert!(
+        entries.iter().any(|e| e["type"] == "user" && told(e)),
+        "its task as told: {conversation}"
+    );
+    entries
 }
 
 /// The notes department runs a command (output in Chinese, exit 3), adds

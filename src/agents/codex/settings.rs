@@ -137,7 +137,8 @@ pub fn commented_defaults() -> String {
     format!(
         "  # codex_command: {DEFAULT_COMMAND}\n  # approval_policy: {}\n  \
          # Codex's own terminal runs only while someone watches it: it stops after\n  \
-         # this many seconds without a viewer; the planner keeps its own.\n  \
+         # this many seconds without a viewer. The planner's too, unless\n  \
+         # planner_keeps_tui: true keeps it running while its plan goes on.\n  \
          tui_idle_seconds: {}\n  planner_keeps_tui: {}\n",
         ApprovalPolicy::OnRequest.as_str(),
         terminal.idle_seconds,
@@ -163,7 +164,15 @@ mod tests {
         assert_eq!(s.command, "codex");
         assert_eq!(s.approval_policy, ApprovalPolicy::OnRequest);
         assert_eq!(s.terminal.idle_seconds, 300);
-        assert!(s.terminal.planner_keeps);
+        assert!(
+            !s.terminal.planner_keeps,
+            "a planner's TUI runs only for viewers unless asked (issue 71 item 6)"
+        );
+        let keeps = FileWords {
+            planner_keeps_tui: Some(true),
+            ..FileWords::default()
+        };
+        assert!(resolve(keeps, &env).unwrap().terminal.planner_keeps);
         let s = resolve(words(Some("never")), &env).unwrap();
         assert_eq!(s.approval_policy, ApprovalPolicy::Never);
         assert_eq!(
