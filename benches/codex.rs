@@ -211,6 +211,7 @@ async fn measure(drops: usize) {
         verdict(per_pss <= 5.0),
         own_server_kib as f64 / 1024.0
     );
+    tree_line(&all, sessions);
     println!();
     println!("| process with {sessions} departments | RSS | PSS |");
     println!("|---|---|---|");
@@ -224,6 +225,26 @@ async fn measure(drops: usize) {
             mb(r.pss_kib as f64)
         );
     }
+}
+
+/// The whole tree beside issue 71's target (a planner and 5 idle
+/// departments <= 200 MB), and what TUIs nobody opened hold of it (the
+/// planner's, before it too ran only for viewers).
+fn tree_line(all: &[Row], sessions: usize) {
+    let kib = |kind: Option<Kind>| -> u64 {
+        all.iter()
+            .filter(|r| kind.is_none_or(|k| r.kind == k))
+            .map(|r| r.rss_kib)
+            .sum()
+    };
+    let tree = kib(None) as f64 / 1024.0;
+    println!(
+        "whole tree, the planner and {sessions} idle departments, no terminal opened: {tree:.1} MB RSS (target <= 200: {}); of it TUIs {:.1} MB, the shared app-server {:.1} MB, the launcher {:.1} MB",
+        verdict(tree <= 200.0),
+        kib(Some(Kind::Tui)) as f64 / 1024.0,
+        kib(Some(Kind::AppServer)) as f64 / 1024.0,
+        kib(Some(Kind::Launcher)) as f64 / 1024.0,
+    );
 }
 
 fn verdict(met: bool) -> &'static str {
