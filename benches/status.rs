@@ -11,8 +11,9 @@
 //! 3. The cost of one uncached status build (`status_view` + serialization) is
 //!    printed too: what a request pays whenever something changed.
 //! 4. The release binary is started (port 0, a fresh repository) 5 times:
-//!    spawn → ready line → first successful `/healthz` (target ≤ 100 ms), and its
-//!    VmRSS (and PSS) after ~1 s idle (target ≤ 12 MiB from a plain build, issue 50), with where
+//!    spawn → ready line → first successful `/healthz` (target ≤ 25 ms, issue 71), and its
+//!    VmRSS (and PSS) after ~1 s idle (target ≤ 15 MiB from a plain build, issue 71: issue
+//!    50's 12 MiB needed build tricks, 13.5–14.2 MiB without), with where
 //!    the resident pages are (`/proc/<pid>/smaps`: the binary's code, its
 //!    relocated data, each shared library, heap, thread stacks).
 //!
@@ -533,7 +534,7 @@ fn print_starts(bin: &std::path::Path, mut starts: Vec<Start>, targets: bool) {
         fmt(&runs)
     );
     if targets {
-        print!("; target ≤ 100 ms: {}", verdict(f <= 100.0));
+        print!("; target ≤ 25 ms (issue 71): {}", verdict(f <= 25.0));
     }
     println!();
     let (m, runs) = column(&starts, |s| s.rss_mib);
@@ -542,7 +543,7 @@ fn print_starts(bin: &std::path::Path, mut starts: Vec<Start>, targets: bool) {
         fmt(&runs)
     );
     if targets {
-        print!("; target ≤ 12 MiB (issue 50): {}", verdict(m <= 12.0));
+        print!("; target ≤ 15 MiB (issue 71): {}", verdict(m <= 15.0));
     }
     println!();
     let (p, runs) = column(&starts, |s| s.pss_mib);
