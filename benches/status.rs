@@ -17,6 +17,9 @@
 //!    the resident pages are (`/proc/<pid>/smaps`: the binary's code, its
 //!    relocated data, each shared library, heap, thread stacks).
 //!
+//! 5. A store change to the page's delta with 50 sessions, p50 / p99, and
+//!    the CPU per change (`common/change_to_delta.rs`, issue 71 item 1).
+//!
 //! Run: `cargo bench --bench status` (builds the binary with the bench profile).
 //! `BENCH_SECONDS` sets the duration of each load phase (default 5).
 //! `STATUS_BENCH_REFERENCE_BIN=<path>` starts a second binary (say main's
@@ -44,6 +47,9 @@ use codex_governance::web::{self, ServeOptions};
 #[path = "common/fixture.rs"]
 mod fixture;
 use fixture::{make_repo, write_state};
+
+#[path = "common/change_to_delta.rs"]
+mod change_to_delta;
 
 const CONNECTIONS: usize = 16;
 const MIB: f64 = 1024.0 * 1024.0;
@@ -196,6 +202,7 @@ fn main() {
     drop(server_rt);
     drop(client_rt);
 
+    change_to_delta::run();
     startup_and_memory();
 }
 

@@ -39,6 +39,11 @@ pub fn stamp(minute: usize) -> String {
 
 /// 10 Zhongshu sessions × (1 + 9 departments) = 100 sessions, all finished.
 pub fn write_state(state_dir: &Path) {
+    write_state_of(state_dir, ZHONGSHU);
+}
+
+/// `zhongshu` Zhongshu sessions × (1 + 9 departments), all finished.
+pub fn write_state_of(state_dir: &Path, zhongshu: usize) {
     let depts = ["lingyubu", "zhilibu", "gongchengbu", "menxia"];
     let logs = state_dir.join("codex_governance_logs");
     let prompts = state_dir.join("codex_governance_prompts");
@@ -65,7 +70,7 @@ pub fn write_state(state_dir: &Path) {
         (prompt.display().to_string(), log.display().to_string())
     };
     let mut dept_counts = std::collections::BTreeMap::<&str, u64>::new();
-    for z in 1..=ZHONGSHU {
+    for z in 1..=zhongshu {
         let zid = format!("zhongshu-{z}");
         let mb = mailbox_root.join(&zid);
         for sub in ["incoming", "archive", "rejected"] {
@@ -151,7 +156,7 @@ pub fn write_state(state_dir: &Path) {
                    "needs_confirmation": false, "status": "dispatched", "registered_at": stamp(minute)}),
         );
     }
-    counters.insert("zhongshu".into(), json!(ZHONGSHU));
+    counters.insert("zhongshu".into(), json!(zhongshu));
     for (k, n) in dept_counts {
         counters.insert(k.into(), json!(n));
     }
@@ -162,7 +167,7 @@ pub fn write_state(state_dir: &Path) {
     // Checked against the real type, so a schema change fails loudly here.
     let parsed: State =
         serde_json::from_value(state.clone()).expect("fixture matches state::State");
-    assert_eq!(parsed.sessions.len(), ZHONGSHU * (1 + DEPARTMENTS_EACH));
+    assert_eq!(parsed.sessions.len(), zhongshu * (1 + DEPARTMENTS_EACH));
     // Written as an earlier version's state file: the launcher imports it.
     std::fs::write(
         state_dir.join(STATE_FILE),
