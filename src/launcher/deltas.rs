@@ -1,9 +1,10 @@
 //! Publishing live updates by delta. Every dashboard used to refetch the whole
 //! status (about 3 KB per session) on every event; instead one task follows
-//! the store's events, rebuilds the status once, and publishes only what
-//! changed (computed by `crate::views::deltas`), with the plans and results an
-//! event touched. A tick also catches what changes without an event (agent
-//! output, heartbeats).
+//! the store's changes (every commit is told, an audit line or not),
+//! rebuilds the status once, and publishes only what changed (computed by
+//! `crate::views::deltas`), with the plans and results a change touched. A
+//! tick also catches what changes without a store change (agent output,
+//! heartbeats).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -136,10 +137,20 @@ impl Launcher {
     fn touched_plans(&self, events: &[Arc<Event>]) -> HashSet<String> {
         events
             .iter()
-            .flat_map(|e| {
-                ["session_id", "parent_session_id", "zhongshu_session_id"]
-                    .into_iter()
-                    .filter_map(|k| e.field(k))
+            .flat_map(|e| -> Vec<&str> {
+                match &**e {
+                    // A commit names its plans and sessions itself.
+                    Event::Committed { touched, .. } => touched
+                        .plans
+                        .iter()
+                        .chain(&touched.sessions)
+                        .map(String::as_str)
+                        .collect(),
+                    _ => ["session_id", "parent_session_id", "zhongshu_session_id"]
+                        .into_iter()
+                        .filter_map(|k| e.field(k))
+                        .collect(),
+                }
             })
             .filter(|id| self.ctx.store.read(|s| s.plans.contains_key(*id)))
             .map(str::to_string)

@@ -38,7 +38,7 @@ pub use paths::Paths;
 pub use schema::DB_FILE;
 pub use tx::{Change, Tx};
 
-pub use news::{Event, News};
+pub use news::{Event, News, Touched};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -259,9 +259,16 @@ impl Store {
                 if results.results_written {
                     self.results_version.fetch_add(1, Ordering::AcqRel);
                 }
+                let touched = rows.touched(results.results_written);
                 *change = results;
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);
+                if !touched.is_empty() {
+                    let _ = self.events.send(Arc::new(Event::Committed {
+                        seq: self.audit.last_seq(),
+                        touched,
+                    }));
+                }
                 self.trim.changed();
                 Ok(result)
             }

@@ -1,6 +1,8 @@
 //! What the store tells its followers (the page's event stream, the status
-//! deltas, notify): each audited line as written, and news that is not
-//! audited, typed. On `/api/events` both are `{event, seq, data}` as before.
+//! deltas, notify): each audited line as written, news that is not
+//! audited, and after every committed change the rows it wrote, typed. On
+//! `/api/events` the first two are `{event, seq, data}` as before; a page
+//! hears of the third through the status's delta it causes.
 
 use serde_json::{json, Value};
 
@@ -13,6 +15,30 @@ pub enum Event {
     Audited { seq: u64, name: String, line: Value },
     /// News that is not audited, beside the audit seq it follows.
     News { seq: u64, news: News },
+    /// A change was committed (after its audit lines, if it had any).
+    Committed { seq: u64, touched: Touched },
+}
+
+/// What one committed change wrote, by table: a change that wrote no audit
+/// line (an agent's token usage, a turn's state) is news all the same.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Touched {
+    /// The sessions whose records it changed, added or removed.
+    pub sessions: Vec<String>,
+    /// The plans it changed (by their planner's session id).
+    pub plans: Vec<String>,
+    pub terminals: bool,
+    pub queue: bool,
+    pub quota: bool,
+    /// It wrote results: stored, removed, or marked read or seen.
+    pub results: bool,
+}
+
+impl Touched {
+    /// It wrote nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Touched::default()
+    }
 }
 
 /// Changes the audit log does not keep.
@@ -43,7 +69,9 @@ impl Event {
     /// The audit seq it carries (the latest one for news).
     pub fn seq(&self) -> u64 {
         match self {
-            Event::Audited { seq, .. } | Event::News { seq, .. } => *seq,
+            Event::Audited { seq, .. } | Event::News { seq, .. } | Event::Committed { seq, .. } => {
+                *seq
+            }
         }
     }
 
@@ -52,6 +80,7 @@ impl Event {
         match self {
             Event::Audited { name, .. } => name,
             Event::News { news, .. } => news.name(),
+            Event::Committed { .. } => "committed",
         }
     }
 
@@ -60,7 +89,20 @@ impl Event {
         match self {
             Event::Audited { line, .. } => line.clone(),
             Event::News { news, .. } => news.data(),
+            Event::Committed { touched, .. } => json!({
+                "sessions": touched.sessions,
+                "plans": touched.plans,
+                "queue": touched.queue,
+                "quota": touched.quota,
+                "results": touched.results,
+            }),
         }
+    }
+
+    /// Whether a page hears it as a line of the event stream: an audited
+    /// line or news, not a commit (its delta says what it changed).
+    pub fn for_pages(&self) -> bool {
+        !matches!(self, Event::Committed { .. })
     }
 
     /// A text field of its data (`session_id`, `parent_session_id`).
@@ -81,7 +123,7 @@ impl Event {
                 },
                 "department_session_id",
             ) => Some(department),
-            (Event::News { .. }, _) => None,
+            (Event::News { .. } | Event::Committed { .. }, _) => None,
         }
     }
 }
@@ -149,5 +191,41 @@ mod tests {
         };
         assert_eq!(hosts.name(), "remotes_checked");
         assert_eq!(hosts.data(), json!({"remotes": []}));
+    }
+
+    /// Every committed change is told with the rows it wrote, an audit line
+    /// or not (issue 71 item 1): a session's record changed without one
+    /// (as an agent's token usage is) reaches the followers all the same,
+    /// and a change that wrote no row (an audit line alone) is told by its
+    /// line only.
+    #[test]
+    fn a_commit_is_told_with_the_rows_it_wrote() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(dir.path()).unwrap();
+        let mut rx = store.subscribe();
+        let d = crate::model::Session::sample_department("lingyubu-1");
+        store.update(|tx| tx.insert_session(d)).unwrap();
+        store
+            .record(|tx| tx.session_mut("lingyubu-1").unwrap().agent.turn_count += 1)
+            .unwrap();
+        store.audit_or_log(crate::model::AuditEvent::LauncherStopped { pid: 1 });
+        let mut heard = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            heard.push(match &*e {
+                Event::Committed { touched, .. } => {
+                    assert!(!e.for_pages(), "a page hears its delta");
+                    format!("committed {:?}", touched.sessions)
+                }
+                other => other.name().to_string(),
+            });
+        }
+        assert_eq!(
+            heard,
+            [
+                r#"committed ["lingyubu-1"]"#,
+                r#"committed ["lingyubu-1"]"#,
+                "launcher_stopped"
+            ]
+        );
     }
 }

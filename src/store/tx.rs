@@ -36,6 +36,18 @@ impl Dirty {
         self.quota |= other.quota;
     }
 
+    /// What the followers are told of these rows once committed.
+    pub fn touched(&self, results: bool) -> super::Touched {
+        super::Touched {
+            sessions: self.sessions.iter().cloned().collect(),
+            plans: self.plans.iter().cloned().collect(),
+            terminals: !self.terminals.is_empty(),
+            queue: self.queue,
+            quota: self.quota,
+            results,
+        }
+    }
+
     /// Writes the dirty rows of `state` (a row gone from memory is deleted).
     pub fn write(&self, conn: &Connection, state: &State) -> rusqlite::Result<()> {
         use schema::{put_row, Rows};

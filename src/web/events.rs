@@ -101,13 +101,17 @@ async fn events(State(l): State<Arc<Launcher>>, Caller(p): Caller, headers: Head
         let seq = line["seq"].as_u64().unwrap_or(0);
         Ok(Event::default().id(seq.to_string()).data(line.to_string()))
     });
-    let live = BroadcastStream::new(rx).map(|item| match item {
-        Ok(ev) => Ok(Event::default()
-            .id(ev.seq().to_string())
-            .data(json!({"event": ev.name(), "seq": ev.seq(), "data": ev.data()}).to_string())),
-        Err(BroadcastStreamRecvError::Lagged(n)) => Ok(Event::default()
-            .event("lagged")
-            .data(json!({"missed": n}).to_string())),
+    let live = BroadcastStream::new(rx).filter_map(|item| {
+        std::future::ready(match item {
+            // A commit reaches the page as the delta it causes.
+            Ok(ev) if !ev.for_pages() => None,
+            Ok(ev) => Some(Ok(Event::default().id(ev.seq().to_string()).data(
+                json!({"event": ev.name(), "seq": ev.seq(), "data": ev.data()}).to_string(),
+            ))),
+            Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(Event::default()
+                .event("lagged")
+                .data(json!({"missed": n}).to_string()))),
+        })
     });
     // What changed, whole: the page applies it instead of refetching the status.
     let deltas = BroadcastStream::new(l.deltas.subscribe()).map(|item| match item {
