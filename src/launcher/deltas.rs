@@ -1,10 +1,10 @@
 //! Publishing live updates by delta. Every dashboard used to refetch the whole
 //! status (about 3 KB per session) on every event; instead one task follows
-//! the store's changes (every commit is told, an audit line or not),
-//! rebuilds the status once, and publishes only what changed (computed by
-//! `crate::views::deltas`), with the plans and results a change touched. A
-//! tick also catches what changes without a store change (agent output,
-//! heartbeats).
+//! the store's changes, rebuilds the status once (with what waits for the
+//! user, which the notifier is handed from the same build), and publishes
+//! only what changed (computed by `crate::views::deltas`), with the plans
+//! and results a change touched. A tick also catches what changes without a
+//! store change (agent output, heartbeats).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -68,8 +68,11 @@ impl Launcher {
         let mut stopped = Box::pin(self.stopped());
         // Nothing is built until a page listens (see `next_delta`).
         let mut seen = Seen::default();
+        // The notifier has been handed what waits since it started.
+        let mut told = false;
         loop {
             let mut events = Vec::new();
+            let mut lagged = false;
             tokio::select! {
                 _ = &mut stopped => break,
                 _ = tokio::time::sleep(TICK) => {}
@@ -78,14 +81,21 @@ impl Launcher {
                 ev = rx.recv() => match ev {
                     Ok(ev) => events.push(ev),
                     // Too far behind: everything may have changed.
-                    Err(broadcast::error::RecvError::Lagged(_)) => seen = Seen::default(),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        seen = Seen::default();
+                        lagged = true;
+                    }
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
             }
             while let Ok(ev) = rx.try_recv() {
                 events.push(ev);
             }
-            let Some(delta) = self.next_delta(&mut seen, &events) else {
+            // What waits moves with the store: derived again for the
+            // notices when it changed, or when they just started.
+            let notices = self.notifier.started() && (!told || lagged || !events.is_empty());
+            told |= notices;
+            let Some(delta) = self.next_delta(&mut seen, &events, notices) else {
                 continue;
             };
             match serde_json::to_string(&delta) {
@@ -99,31 +109,49 @@ impl Launcher {
 
     /// The delta to publish now; None when nothing changed, or while no
     /// page listens: then no status is built (an idle launcher with no page
-    /// open holds none, nor the code that builds it) and `seen` stays as last
-    /// sent, so a page's first delta carries all that changed since (the
-    /// whole status the first time, as after a lag).
-    fn next_delta(&self, seen: &mut Seen, events: &[Arc<Event>]) -> Option<Delta> {
-        if self.deltas.tx.receiver_count() == 0 {
+    /// open holds none, nor the code that builds it) unless `notices` asks
+    /// for what waits, and `seen` stays as last sent, so a page's first
+    /// delta carries all that changed since (the whole status the first
+    /// time, as after a lag). One derivation serves both: the status with
+    /// its Needs you, of which the notifier is handed what it may tell.
+    fn next_delta(&self, seen: &mut Seen, events: &[Arc<Event>], notices: bool) -> Option<Delta> {
+        let pages = self.deltas.tx.receiver_count() > 0;
+        if !pages && !notices {
             return None;
         }
-        Some(self.diff(seen, events)).filter(|d| !d.is_empty())
+        let version = self.ctx.store.version();
+        let snap = self.snapshot(|_| true);
+        let status = crate::views::status::status(&snap);
+        if self.notifier.started() {
+            self.notifier
+                .waiting_now(version, crate::views::needs_you::notices(&status.needs_you));
+        }
+        if !pages {
+            return None;
+        }
+        Some(self.diff(seen, events, &snap, status)).filter(|d| !d.is_empty())
     }
 
     /// What changed since `seen`, which then becomes the present.
-    fn diff(&self, seen: &mut Seen, events: &[Arc<Event>]) -> Delta {
-        // One snapshot for the status and every touched plan.
-        let snap = self.snapshot(|_| true);
-        let status = match serde_json::to_value(crate::views::status::status(&snap)) {
+    fn diff(
+        &self,
+        seen: &mut Seen,
+        events: &[Arc<Event>],
+        snap: &crate::views::Snapshot,
+        status: crate::views::status::StatusView,
+    ) -> Delta {
+        let status = match serde_json::to_value(status) {
             Ok(Value::Object(map)) => map,
             _ => return Delta::default(),
         };
         let mut delta = diff_status(seen, status);
+        // One snapshot for the status and every touched plan.
         for id in self.touched_plans(events) {
             // The Zhongshu's session travels in `sessions`: not built here.
             let view = crate::views::plan::PlanView {
                 session_id: id.clone(),
                 session: None,
-                plan: crate::views::plan::body(&snap, &id),
+                plan: crate::views::plan::body(snap, &id),
             };
             if let Ok(plan) = serde_json::to_value(view) {
                 diff_plan(seen, &mut delta, id, plan);
@@ -206,11 +234,11 @@ mod tests {
         let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
         let mut seen = Seen::default();
         assert!(
-            l.next_delta(&mut seen, &[]).is_none(),
+            l.next_delta(&mut seen, &[], false).is_none(),
             "no page listens: nothing built"
         );
         let _page = l.deltas.subscribe();
-        let first = l.next_delta(&mut seen, &[]).expect("a page listens");
+        let first = l.next_delta(&mut seen, &[], false).expect("a page listens");
         assert!(
             first.fields.contains_key("zhongshu_model") && first.fields.contains_key("quota"),
             "nothing was sent before: the first delta is the whole status"

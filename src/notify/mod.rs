@@ -1,10 +1,12 @@
 //! Notices away from the desk (issue 54, tier 0). The dashboard tells the
-//! user what waits only while it is watched; this service follows the store's
-//! committed changes, derives what waits (`policy::needs_you`), asks the
-//! rules whether to tell it now (`policy::notice`: dwell, a tab in use, once
-//! per item, cooldown, quiet hours) and hands each notice to the configured
-//! channels (`channels`: ntfy, a program). One tracked task follows the
-//! store; each delivery runs as its own tracked task with back-off, so a
+//! user what waits only while it is watched; this service is handed what
+//! waits each time the launcher derives it (once per store change, the same
+//! derivation the page draws, `views::needs_you`, through
+//! [`Notifier::waiting_now`]), asks the rules whether to tell it now
+//! (`policy::notice`: dwell, a tab in use, once per item, cooldown, quiet
+//! hours) and hands each notice to the configured channels (`channels`:
+//! ntfy, a program). One tracked task follows what waits; each delivery
+//! runs as its own tracked task with back-off, so a
 //! slow or failing channel never holds the launcher. Every delivery and
 //! every failure is audited, and the last ones are kept for the page.
 
@@ -21,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
 use crate::config::notify::NotifySettings;
 use crate::context::Context;
@@ -121,6 +123,18 @@ struct Tracker {
     told_earlier: HashMap<String, String>,
 }
 
+/// What waits for the user as the launcher last derived it, and the
+/// store's version it was derived at (or after).
+#[derive(Debug, Default)]
+pub struct Waiting {
+    pub version: u64,
+    pub items: Vec<NeedItem>,
+}
+
+/// How long a phone's answer waits for what waits to be derived again
+/// after the store moved, before it is checked against the last derivation.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
 /// How far back in the audit log a start looks for notices delivered and
 /// tokens used before it.
 const REMEMBERED_LINES: usize = 2000;
@@ -163,6 +177,8 @@ pub struct Notifier {
     /// Wakes the follower when a tab leaves: what it held may go now.
     left: tokio::sync::Notify,
     tracker: Mutex<Tracker>,
+    /// What waits, as the launcher's derivation last found it.
+    waiting: watch::Sender<Arc<Waiting>>,
     deliveries: Mutex<VecDeque<Delivery>>,
     next_delivery: AtomicU64,
     /// Signs the buttons' tokens; None when it could not be kept (no buttons then).
@@ -217,6 +233,7 @@ impl Notifier {
                 told_earlier,
                 ..Default::default()
             }),
+            waiting: watch::Sender::new(Arc::default()),
             deliveries: Mutex::default(),
             next_delivery: AtomicU64::new(1),
             key,
@@ -262,9 +279,33 @@ impl Notifier {
         }
     }
 
-    /// Whether it follows the store (it was started, with a channel to tell).
+    /// Whether it follows what waits (it was started, with a channel to tell).
     pub fn started(&self) -> bool {
         self.deciders.get().is_some()
+    }
+
+    /// What waits for the user now, derived at the store's `version` (or
+    /// after): the follower looks again when it changed.
+    pub fn waiting_now(&self, version: u64, items: Vec<NeedItem>) {
+        self.waiting.send_if_modified(|w| {
+            let moved = w.items != items;
+            *w = Arc::new(Waiting { version, items });
+            moved
+        });
+    }
+
+    /// What waits as derived since the store's present version, waiting a
+    /// moment for the derivation to catch up with a change just made.
+    async fn waiting_since_now(&self) -> Arc<Waiting> {
+        let version = self.ctx.store.version();
+        let deadline = Instant::now() + CATCH_UP;
+        loop {
+            let w = Arc::clone(&self.waiting.borrow());
+            if w.version >= version || Instant::now() >= deadline {
+                return w;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     /// Follows the store, and the reply topic, until `stopping` turns true,
@@ -291,16 +332,16 @@ impl Notifier {
     }
 
     async fn follow(self: Arc<Self>, mut stopping: watch::Receiver<bool>) {
-        let mut rx = self.ctx.store.subscribe();
+        let mut rx = self.waiting.subscribe();
         let mut wait = Duration::ZERO;
         loop {
             tokio::select! {
                 _ = stopping.wait_for(|v| *v) => break,
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.left.notified() => {}
-                ev = rx.recv() => if let Err(broadcast::error::RecvError::Closed) = ev { break },
+                moved = rx.changed() => if moved.is_err() { break },
             }
-            while rx.try_recv().is_ok() {}
+            rx.mark_unchanged();
             let (due, next) = self.look();
             wait = next;
             for item in due {
@@ -311,7 +352,8 @@ impl Notifier {
 
     /// The items to tell now, and how long until the next look.
     fn look(&self) -> (Vec<NeedItem>, Duration) {
-        let items = self.ctx.store.read(needs_you::items);
+        let waiting = Arc::clone(&self.waiting.borrow());
+        let items = waiting.items.clone();
         let now_ms = self.now_ms();
         let tab_in_use = self.tab_in_use(now_ms);
         let minute_of_day = {

@@ -216,11 +216,12 @@ impl Notifier {
             return refused(Some(&claim), PhoneRefusal::Used);
         }
         let item = self
-            .ctx
-            .store
-            .read(needs_you::items)
-            .into_iter()
-            .find(|i| i.id == claim.item);
+            .waiting_since_now()
+            .await
+            .items
+            .iter()
+            .find(|i| i.id == claim.item)
+            .cloned();
         let Some(item) = item else {
             return refused(Some(&claim), PhoneRefusal::NoItem);
         };

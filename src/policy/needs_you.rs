@@ -1,6 +1,8 @@
-//! What waits for the user, derived on the server (issue 54): the page keeps
-//! its own richer list (`static/js/needs_you.js`), but a notice to a phone
-//! must be decided where no page is open. Each item has a stable id (the
+//! The rules of what waits for the user that a notice may tell (issue 54):
+//! each function says whether one thing waits and, if it does, its item.
+//! The views' one derivation of Needs you (`views::needs_you`) calls them
+//! while it builds the page's items, so the page, the phone and the notices
+//! read the same list. Each item has a stable id (the
 //! same decision asked again keeps it, so one notice per item holds across
 //! deltas and restarts), its kind, the plan and department it belongs to,
 //! and a digest of everything a full notice could show, so an answer given
@@ -172,80 +174,94 @@ fn plan_of(s: &Session) -> Option<String> {
     }
 }
 
-/// Everything waiting for the user in `state`, in the store's session order.
-pub fn items(state: &State) -> Vec<NeedItem> {
-    let mut out = Vec::new();
-    for s in state.sessions.values() {
-        if s.launching() {
-            continue;
-        }
-        if s.is_running() {
-            for a in &s.agent.pending_approvals {
-                out.push(NeedItem::new(
-                    format!("approval:{}:{}", s.id, a.request_id),
-                    NeedKind::Approval,
-                    Some(s),
-                    plan_of(s),
-                    crate::sanitize::shown(&a.summary()),
-                    Answers::Approval {
-                        request_id: a.request_id.clone(),
-                        file_change: a.kind == crate::model::ApprovalKind::FileChange,
-                        gist: approval_gist(a, s.workspace().map(|w| w.path.as_str())),
-                    },
-                ));
-            }
-        }
-        if let Some(z) = s.zhongshu() {
-            if s.is_running() && z.plan_status == Some(PlanStatus::AwaitingConfirmation) {
-                let plan = state.plans.get(&s.id);
-                let revision = plan.map_or(0, |p| p.revision);
-                out.push(NeedItem::new(
-                    format!("plan:{}:{revision}", s.id),
-                    NeedKind::PlanConfirmation,
-                    Some(s),
-                    Some(s.id.clone()),
-                    plan.map(|p| crate::sanitize::shown(&p.summary))
-                        .unwrap_or_default(),
-                    Answers::Plan { revision },
-                ));
-            }
-        }
-        if let Some(kind) = attention_kind(s).filter(|k| !idle_but_for_trust(state, s, *k)) {
-            let text = s.agent.attention.as_ref().map_or("", |a| a.text.as_str());
-            out.push(NeedItem::new(
-                format!("attention:{}:{}", s.id, kind.as_str()),
-                kind,
-                Some(s),
-                plan_of(s),
-                crate::sanitize::shown(text),
-                Answers::Nothing,
-            ));
-        }
-        if let Some(item) = review_ready(s).or_else(|| check_failed(s)) {
-            out.push(item);
-        }
-        if ended_without_report(s, state) {
-            out.push(NeedItem::new(
-                format!("ended:{}", s.id),
-                NeedKind::EndedWithoutReport,
-                Some(s),
-                plan_of(s),
-                s.ended_reason.clone().unwrap_or_default(),
-                Answers::Nothing,
-            ));
-        }
+/// The approvals a running session waits for, one item per request.
+pub fn approvals(s: &Session) -> Vec<NeedItem> {
+    if s.launching() || !s.is_running() {
+        return Vec::new();
     }
-    if let Some(hold) = &state.quota.hold {
-        out.push(NeedItem::new(
-            "quota:hold".into(),
-            NeedKind::QuotaHold,
-            None,
-            None,
-            hold.text.clone(),
+    s.agent
+        .pending_approvals
+        .iter()
+        .map(|a| {
+            NeedItem::new(
+                format!("approval:{}:{}", s.id, a.request_id),
+                NeedKind::Approval,
+                Some(s),
+                plan_of(s),
+                crate::sanitize::shown(&a.summary()),
+                Answers::Approval {
+                    request_id: a.request_id.clone(),
+                    file_change: a.kind == crate::model::ApprovalKind::FileChange,
+                    gist: approval_gist(a, s.workspace().map(|w| w.path.as_str())),
+                },
+            )
+        })
+        .collect()
+}
+
+/// A running planner's plan awaiting the user's confirmation, at its revision.
+pub fn plan_confirmation(state: &State, s: &Session) -> Option<NeedItem> {
+    let z = s.zhongshu()?;
+    if s.launching() || !s.is_running() || z.plan_status != Some(PlanStatus::AwaitingConfirmation) {
+        return None;
+    }
+    let plan = state.plans.get(&s.id);
+    let revision = plan.map_or(0, |p| p.revision);
+    Some(NeedItem::new(
+        format!("plan:{}:{revision}", s.id),
+        NeedKind::PlanConfirmation,
+        Some(s),
+        Some(s.id.clone()),
+        plan.map(|p| crate::sanitize::shown(&p.summary))
+            .unwrap_or_default(),
+        Answers::Plan { revision },
+    ))
+}
+
+/// What a running session asks beside approvals (a question, a login, an
+/// error, trust), unless a planner done with its plan waits only for trust.
+pub fn attention(state: &State, s: &Session) -> Option<NeedItem> {
+    if s.launching() {
+        return None;
+    }
+    let kind = attention_kind(s).filter(|k| !idle_but_for_trust(state, s, *k))?;
+    let text = s.agent.attention.as_ref().map_or("", |a| a.text.as_str());
+    Some(NeedItem::new(
+        format!("attention:{}:{}", s.id, kind.as_str()),
+        kind,
+        Some(s),
+        plan_of(s),
+        crate::sanitize::shown(text),
+        Answers::Nothing,
+    ))
+}
+
+/// A department that ended without a report while its planner still runs
+/// (the page's "Retry / Dismiss" item).
+pub fn ended(state: &State, s: &Session) -> Option<NeedItem> {
+    (!s.launching() && ended_without_report(s, state)).then(|| {
+        NeedItem::new(
+            format!("ended:{}", s.id),
+            NeedKind::EndedWithoutReport,
+            Some(s),
+            plan_of(s),
+            s.ended_reason.clone().unwrap_or_default(),
             Answers::Nothing,
-        ));
-    }
-    out
+        )
+    })
+}
+
+/// The queue held by the usage limit or the reserve.
+pub fn quota_hold(state: &State) -> Option<NeedItem> {
+    let hold = state.quota.hold.as_ref()?;
+    Some(NeedItem::new(
+        "quota:hold".into(),
+        NeedKind::QuotaHold,
+        None,
+        None,
+        hold.text.clone(),
+        Answers::Nothing,
+    ))
 }
 
 /// A planner done with its plan that only waits for the configuration's
@@ -275,11 +291,9 @@ fn attention_kind(s: &Session) -> Option<NeedKind> {
     }
 }
 
-/// A department that ended without a report while its planner still runs,
-/// neither put aside nor retried (the page's "Retry / Dismiss" item).
 /// A department's recorded work waiting for the user (changes pending, or
 /// a conflict the last attempt predicted), once per recorded commit.
-fn review_ready(s: &Session) -> Option<NeedItem> {
+pub fn review_ready(s: &Session) -> Option<NeedItem> {
     let ws = s.workspace().filter(|w| !w.removed)?;
     if !matches!(
         ws.state,
@@ -319,7 +333,7 @@ fn review_ready(s: &Session) -> Option<NeedItem> {
 
 /// A failed check of the open pull request carrying a department's work,
 /// once per pushed head.
-fn check_failed(s: &Session) -> Option<NeedItem> {
+pub fn check_failed(s: &Session) -> Option<NeedItem> {
     let pr = s
         .workspace()?
         .pull_request
@@ -344,6 +358,8 @@ fn check_failed(s: &Session) -> Option<NeedItem> {
     ))
 }
 
+/// A department that ended without a report while its planner still runs,
+/// neither put aside nor retried.
 fn ended_without_report(s: &Session, state: &State) -> bool {
     let Some(d) = s.department_part() else {
         return false;
@@ -362,6 +378,21 @@ fn ended_without_report(s: &Session, state: &State) -> bool {
 mod tests {
     use super::*;
     use crate::model::{Attention, PendingApproval};
+
+    /// Every rule's items over `state`, session by session (as the views
+    /// derive them, `views::needs_you`, which adds the page's own items).
+    fn all_items(state: &State) -> Vec<NeedItem> {
+        let mut out = Vec::new();
+        for s in state.sessions.values() {
+            out.extend(approvals(s));
+            out.extend(plan_confirmation(state, s));
+            out.extend(attention(state, s));
+            out.extend(review_ready(s).or_else(|| check_failed(s)));
+            out.extend(ended(state, s));
+        }
+        out.extend(quota_hold(state));
+        out
+    }
 
     fn approval(session: &str, request: &str, command: &str) -> PendingApproval {
         serde_json::from_value(serde_json::json!({
@@ -452,7 +483,7 @@ mod tests {
         }))
         .unwrap();
         state.plans.insert("zhongshu-1".into(), plan);
-        let kinds = |state: &State| items(state).iter().map(|i| i.kind).collect::<Vec<_>>();
+        let kinds = |state: &State| all_items(state).iter().map(|i| i.kind).collect::<Vec<_>>();
         assert_eq!(kinds(&state), [NeedKind::Trust], "its plan goes on");
         state.plans.get_mut("zhongshu-1").unwrap().outcome = Some(Default::default());
         assert_eq!(kinds(&state), [], "done with its plan: the banner says it");
@@ -471,7 +502,7 @@ mod tests {
         let mut d = Session::sample_department("lingyubu-1");
         d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "rm -rf build")];
         let state = state_with(vec![d]);
-        let items = items(&state);
+        let items = all_items(&state);
         assert_eq!(items.len(), 1, "{items:?}");
         let item = &items[0];
         assert_eq!(item.id, "approval:lingyubu-1:7");
@@ -479,20 +510,16 @@ mod tests {
         assert_eq!(item.plan.as_deref(), Some("zhongshu-1"));
         assert_eq!(item.department.as_deref(), Some("lingyubu"));
         assert_eq!(item.detail, "rm -rf build");
-        assert_eq!(
-            items,
-            super::items(&state),
-            "the same state, the same items"
-        );
+        assert_eq!(items, all_items(&state), "the same state, the same items");
     }
 
     #[test]
     fn the_digest_moves_when_what_is_asked_changes() {
         let mut d = Session::sample_department("lingyubu-1");
         d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "ls")];
-        let before = items(&state_with(vec![d.clone()]))[0].digest.clone();
+        let before = all_items(&state_with(vec![d.clone()]))[0].digest.clone();
         d.agent.pending_approvals = vec![approval("lingyubu-1", "7", "rm -rf /")];
-        let after = items(&state_with(vec![d]))[0].digest.clone();
+        let after = all_items(&state_with(vec![d]))[0].digest.clone();
         assert_ne!(before, after);
     }
 
@@ -506,7 +533,7 @@ mod tests {
         let mut gone = Session::sample_department("lingyubu-2")
             .ended_for_test(0, Some(crate::model::CloseReason::Api));
         gone.agent.pending_approvals = vec![approval("lingyubu-2", "1", "ls")];
-        let items = items(&state_with(vec![asking, gone]));
+        let items = all_items(&state_with(vec![asking, gone]));
         let ids: Vec<&str> = items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids, ["attention:lingyubu-1:question"]);
     }
@@ -527,7 +554,7 @@ mod tests {
         let pending = recorded("lingyubu-1", WorkspaceState::Pending, "c1");
         let merged = recorded("lingyubu-2", WorkspaceState::Merged, "c2");
         let working = recorded("lingyubu-3", WorkspaceState::Working, "c3");
-        let items = items(&state_with(vec![pending.clone(), merged, working]));
+        let items = all_items(&state_with(vec![pending.clone(), merged, working]));
         let review: Vec<_> = items
             .iter()
             .filter(|i| i.kind == NeedKind::ReviewReady)
@@ -537,7 +564,7 @@ mod tests {
         assert_eq!(review[0].detail, "changes pending");
         assert_eq!(review[0].plan.as_deref(), Some("zhongshu-1"));
         let again = recorded("lingyubu-1", WorkspaceState::Pending, "c9");
-        let later = super::items(&state_with(vec![again]));
+        let later = all_items(&state_with(vec![again]));
         assert!(
             later.iter().any(|i| i.id == "review:lingyubu-1:c9"),
             "a new record is a new item: {later:?}"
@@ -562,7 +589,7 @@ mod tests {
             output: String::new(),
             seconds: Some(3),
         });
-        let items = items(&state_with(vec![red]));
+        let items = all_items(&state_with(vec![red]));
         let review = items
             .iter()
             .find(|i| i.kind == NeedKind::ReviewReady)
@@ -591,7 +618,7 @@ mod tests {
         };
         let with = |d: &mut Session, p| d.workspace_mut().unwrap().pull_request = Some(p);
         with(&mut d, pr("open", &["passed", "failed"]));
-        let items = items(&state_with(vec![d.clone()]));
+        let items = all_items(&state_with(vec![d.clone()]));
         assert_eq!(items.len(), 1, "{items:?}");
         assert_eq!(items[0].kind, NeedKind::CheckFailed);
         assert_eq!(items[0].id, "checks:lingyubu-1:h1");
@@ -601,7 +628,7 @@ mod tests {
             pr("closed", &["failed"]),
         ] {
             with(&mut d, quiet);
-            assert!(super::items(&state_with(vec![d.clone()])).is_empty());
+            assert!(all_items(&state_with(vec![d.clone()])).is_empty());
         }
     }
 
@@ -613,7 +640,7 @@ mod tests {
             until: None,
             text: "held".into(),
         });
-        let items = items(&state);
+        let items = all_items(&state);
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].kind, NeedKind::QuotaHold);
         assert_eq!(items[0].plan, None);

@@ -18,6 +18,7 @@ pub mod cache;
 pub mod deltas;
 pub mod heartbeat;
 pub mod inbox;
+pub mod needs_you;
 pub mod plan;
 pub mod planner;
 pub mod quota;

@@ -87,6 +87,10 @@ pub struct StatusView {
     /// Which `governance.yaml` is read (and which is not, when both the
     /// root's and the Python tool's installed one exist).
     pub config_file: ConfigFileView,
+    /// Everything that waits for the user, newest first, with its words and
+    /// actions (`views::needs_you`): the page draws these, decides nothing.
+    /// None for an agent's token.
+    pub needs_you: Vec<super::needs_you::NeedView>,
     /// Present for a paired phone's token only: what the phone may do, so the
     /// page offers nothing it would refuse.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -177,7 +181,7 @@ pub fn ingestion(health: &IngestionHealth) -> IngestionView {
 
 /// `GET /api/status`: every session but those still launching.
 pub fn status(snap: &Snapshot) -> StatusView {
-    status_of(snap, |_| true)
+    status_of(snap, |_| true, false)
 }
 
 /// The Python tool's ttyd, answered as off: terminals are the launcher's own.
@@ -230,15 +234,23 @@ fn planners_at_rest(state: &crate::model::State) -> usize {
         .count()
 }
 
-/// The status with the sessions `shown` keeps (the counts stay the launcher's).
-fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
+/// The status with the sessions `shown` keeps (the counts stay the
+/// launcher's), each as an agent's token sees it when `redacted`, and what
+/// waits for the user derived from them.
+fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool, redacted: bool) -> StatusView {
     let state = &snap.state;
     let sessions: Vec<SessionView> = state
         .sessions
         .values()
         .rev()
         .filter(|s| shown(s) && !s.launching())
-        .map(|s| session(snap, s))
+        .map(|s| {
+            let mut v = session(snap, s);
+            if redacted {
+                v.hide_from_agents();
+            }
+            v
+        })
         .collect();
     let pick = |kind: SessionKind| -> Vec<SessionView> {
         sessions
@@ -255,6 +267,15 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         .map(|s| s.id.clone())
         .collect();
     let applied_files = applied_files(&sessions);
+    let quota = quota(snap);
+    let needs_you = super::needs_you::needs_you(&super::needs_you::Inputs {
+        snap,
+        sessions: &sessions,
+        quota: &quota,
+        queue: &state.queue,
+        finished_planners: &finished_planners,
+        applied_files: &applied_files,
+    });
     let config = snap.config;
     let l = &config.launcher;
     let department_list = config.assignable_departments();
@@ -299,10 +320,11 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool) -> StatusView {
         audit_chain_problem: snap.launcher.audit_chain_problem.clone(),
         mailbox_ingestion: ingestion(&snap.launcher.ingestion),
         agents: agents(config, &snap.launcher.backend, snap.launcher.trust.as_ref()),
-        quota: quota(snap),
+        quota,
         config_trust: snap.launcher.trust.clone(),
         config_warnings: config_warnings(snap),
         config_file: config_file(snap),
+        needs_you,
         phone: None,
     }
 }
@@ -318,7 +340,8 @@ pub fn for_phone(
     allowed: crate::policy::notice::RemoteDecisions,
 ) -> StatusView {
     use crate::policy::notice::{phone_page_may, PageAnswer};
-    let mut v = status(snap);
+    // Its Needs you is derived from the sessions as it sees them.
+    let mut v = status_of(snap, |_| true, true);
     v.hide_from_agents();
     v.config_trust = None;
     let may = |a| phone_page_may(allowed, a).is_ok();
@@ -399,7 +422,8 @@ impl AgentGroup<'_> {
 /// they say when a department can start.
 pub fn for_agent(snap: &Snapshot, who: &AgentGroup) -> StatusView {
     let shown = |s: &Session| who.shows(s);
-    let mut v = status_of(snap, shown);
+    let mut v = status_of(snap, shown, true);
+    v.needs_you.clear();
     let visible = |id: &str| snap.state.sessions.get(id).is_some_and(shown);
     v.quota.parked.retain(|p| visible(&p.session_id));
     v.quota.budgets.retain(|b| who.holds(Some(&b.zhongshu_id)));

@@ -1,7 +1,7 @@
 // Approvals the agents wait for (Codex backend): the command it wants to run,
 // or the files a patch would change with their diffs, where and why, with
-// approve / approve for the session / decline. They sit in "Needs you"; the
-// agent sees each decision.
+// approve / approve for the session / decline. They sit in "Needs you" (the
+// server lists them there, status.needs_you); the agent sees each decision.
 
 import { $, el, replaceChildren } from "./dom.js";
 import { api, toast } from "./api.js";
@@ -73,9 +73,15 @@ function card({ a, title }) {
       decisionButton(a, "decline", "Decline")));
 }
 
+/** The approvals the server lists in Needs you, each with its request as
+ * its session holds it (the command, the diffs). */
 function render() {
-  const waiting = store.sessions().flatMap((s) =>
-    (s.pending_approvals || []).map((a) => ({ a, title: s.title || s.id })));
+  const status = store.get().status || {};
+  const waiting = (status.needs_you || []).filter((i) => i.kind === "approval").flatMap((i) => {
+    const s = store.session(i.session);
+    const a = s && (s.pending_approvals || []).find((x) => x.request_id === i.request);
+    return a ? [{ a, title: s.title || s.id }] : [];
+  });
   const next = JSON.stringify(waiting);
   if (next === key) return; // keep the buttons the user may be on
   key = next;

@@ -5,10 +5,11 @@
 // failing one can be sent back to the same department with its log
 // ("Send back with the failure"); a review from the forge that the launcher
 // holds for sending (pr.review_waiting) goes back the same way ("Send back
-// with the review"). The changes drawer calls pullRequestSection; Needs you
-// calls pullRequestItem and pullRequestReviewItem. Everything from the
-// forge (check names, summaries) is set as text; links open only http(s)
-// addresses, in a new tab, without a referrer.
+// with the review", both Needs you items made by the server,
+// src/views/needs_you/). The changes drawer calls pullRequestSection; Needs
+// you draws its links with link(). Everything from the forge (check names,
+// summaries) is set as text; links open only http(s) addresses, in a new
+// tab, without a referrer.
 
 import { api, toast } from "./api.js";
 import { el } from "./dom.js";
@@ -40,7 +41,7 @@ export function pullRequestSuffix(s) {
 }
 
 /** A link to a forge's page: only http(s), a new tab, no referrer. */
-function link(url, text) {
+export function link(url, text) {
   let safe = null;
   try {
     const u = new URL(url);
@@ -83,21 +84,6 @@ export function sendBackFailureButton(id, pr, reload) {
   });
   b.addEventListener("click", () => post("/api/send_back_failure", { session_id: id },
     `Sent ${id} back with the failure of ${failing ? failing.name : "its check"}.`, id, reload));
-  return b;
-}
-
-/** The button that sends the forge's waiting review back to its department. */
-export function sendBackReviewButton(id, pr, reload) {
-  const n = ((pr && pr.review_waiting) || []).length;
-  const b = el("button", {
-    type: "button",
-    class: "small primary send-back-review",
-    text: "Send back with the review",
-    title: "the forge's review and line comments (quoted as untrusted text, with their authors) go to the same department as its next turn; its next report updates this pull request and answers each comment",
-    attrs: { "aria-label": `send ${id} back with the review of its pull request (${n} note${n === 1 ? "" : "s"})` },
-  });
-  b.addEventListener("click", () => post("/api/send_back_review", { session_id: id },
-    `Sent ${id} back with the review.`, id, reload));
   return b;
 }
 
@@ -161,53 +147,4 @@ export async function pullRequestSection(v, reload) {
       : s.off }),
     el("div", { class: "row-actions" }, open));
   return out;
-}
-
-/** A Needs you item for a pull request whose review on the forge waits. */
-export function pullRequestReviewItem(s, title, showSession, reload = () => {}) {
-  const pr = s.workspace && s.workspace.pull_request;
-  const waiting = (pr && pr.review_waiting) || [];
-  if (!waiting.length) return null;
-  // In one order whatever order the forge listed them in (seen varying).
-  const authors = [...new Set(waiting.map((n) => n.author))].sort();
-  return {
-    key: `pr-review:${s.id}`,
-    at: pr.checked_at || s.ended_at || s.started_at,
-    kind: "pull-request",
-    text: `${title(s)}: a review on its pull request #${pr.number} asks for changes (${waiting.length} note${waiting.length === 1 ? "" : "s"} by ${authors.join(", ")})`,
-    detail: "Send it back with the review (its comments go to the same department as untrusted text; its next report updates the pull request and answers them), or review its changes.",
-    session: s.id,
-    sig: JSON.stringify(waiting.map((n) => n.id)),
-    body: [el("p", { class: "need-files" }, link(pr.url, pr.url))],
-    actions: [
-      sendBackReviewButton(s.id, pr, reload),
-      el("button", { type: "button", class: "small", text: "Review changes…", data: { action: "review-changes", openChanges: s.id },
-        attrs: { "aria-label": `review the changes of ${s.id}` } }),
-      el("button", { type: "button", class: "small", text: "Show", data: { action: "show" }, on: { click: () => showSession(s.id) } }),
-    ],
-  };
-}
-
-/** A Needs you item for work whose pull request's checks fail. */
-export function pullRequestItem(s, title, showSession, reload = () => {}) {
-  const ws = s.workspace;
-  const pr = ws && ws.pull_request;
-  if (!pr || !s.workspace_facts.in_review || verdict(pr) !== "failed") return null;
-  const failing = pr.checks.filter((c) => c.verdict === "failed").map((c) => c.name);
-  return {
-    key: `pr-failed:${s.id}`,
-    at: pr.checked_at || s.ended_at || s.started_at,
-    kind: "pull-request",
-    text: `${title(s)}: CI failed on its pull request #${pr.number} (${failing.join(", ")})`,
-    detail: "Send it back with the failure (its log goes to the same department, whose next report updates the pull request), or review its changes.",
-    session: s.id,
-    sig: JSON.stringify([pr.head, failing]),
-    body: [el("p", { class: "need-files" }, link(pr.url, pr.url))],
-    actions: [
-      sendBackFailureButton(s.id, pr, reload),
-      el("button", { type: "button", class: "small", text: "Review changes…", data: { action: "review-changes", openChanges: s.id },
-        attrs: { "aria-label": `review the changes of ${s.id}` } }),
-      el("button", { type: "button", class: "small", text: "Show", data: { action: "show" }, on: { click: () => showSession(s.id) } }),
-    ],
-  };
 }

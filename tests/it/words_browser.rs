@@ -10,7 +10,6 @@
 
 use crate::common::browser;
 use crate::common::launcher as support;
-use crate::common::page;
 
 use browser::{Browser, ESCAPE};
 use serde_json::json;
@@ -51,14 +50,9 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
     .await;
     d.shoot("words-1440x900.png", Some("#focus-panel")).await;
 
-    // -- the quota's queued count agrees with its verb
-    page::inject_status(
-        &d,
-        &api,
-        json!({"queued_count": 1}),
-        json!({"hold": {"text": "the 5-hour window is at 95%", "until_local": "14:00"}, "parked": []}),
-    )
-    .await;
+    // -- the quota's queued count agrees with its verb: a held queue of
+    // one, as the launcher holds it (Needs you is the server's words).
+    hold_a_queue_of_one(&launcher, &z);
     let quota = "#needs-you-list .need[data-kind=\"quota\"] .need-detail";
     let said = d
         .wait_text("the held queue in Needs you", quota, "queued")
@@ -67,6 +61,28 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
     assert_eq!(d.open_alert().await, None);
     d.quit().await;
     launcher.stop().await;
+}
+
+/// The queue held (by the reserve) with one department queued in it.
+fn hold_a_queue_of_one(launcher: &InProcess, z: &str) {
+    let queued = serde_json::from_value(json!({
+        "id": "q-held", "parent_session_id": z, "department": "lingyubu", "task": "wait",
+        "model": "m", "queued_at": "2026-05-01T08:00:00+00:00", "status": "queued",
+    }))
+    .unwrap();
+    launcher
+        .launcher
+        .ctx
+        .store
+        .update(|tx| {
+            tx.quota_mut().hold = Some(codex_governance::model::Hold {
+                reason: codex_governance::model::HoldReason::Reserve,
+                until: None,
+                text: "the 5-hour window is at 95%".into(),
+            });
+            tx.queue_mut().push(queued);
+        })
+        .unwrap();
 }
 
 /// Plain names, the history beside them; no configuration key in the page.
