@@ -244,4 +244,61 @@ mod tests {
             "nothing was sent before: the first delta is the whole status"
         );
     }
+
+    /// Issue 71 item 1: what waits is derived once per change, in the
+    /// status's build, and the notices take it from there: without a page
+    /// for them alone, with one from the very build the page's delta comes
+    /// from.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_derivation_serves_the_page_and_the_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        crate::launcher::facts::tests::repo_with_a_file(&repo);
+        std::fs::write(
+            repo.join("governance.yaml"),
+            "launcher:\n  notify:\n    command: [\"true\"]\n",
+        )
+        .unwrap();
+        let trusted =
+            crate::config::Env::from([("CODEX_GOVERNANCE_TRUST_CONFIG".into(), "1".into())]);
+        let config = Config::load_with_env(&repo, &trusted).unwrap();
+        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        l.start_notifier();
+        assert!(l.notifier.started(), "a channel to tell");
+        l.ctx
+            .store
+            .update(|tx| {
+                tx.quota_mut().hold = Some(crate::model::Hold {
+                    reason: crate::model::HoldReason::Reserve,
+                    until: None,
+                    text: "held".into(),
+                })
+            })
+            .unwrap();
+        let mut seen = Seen::default();
+        assert!(
+            l.next_delta(&mut seen, &[], true).is_none(),
+            "no page listens: no delta"
+        );
+        let told: Vec<String> = l
+            .notifier
+            .waiting()
+            .items
+            .iter()
+            .map(|i| i.id.clone())
+            .collect();
+        assert_eq!(told, ["quota:hold"], "derived for the notices alone");
+        assert_eq!(l.notifier.waiting().version, l.ctx.store.version());
+        let _page = l.deltas.subscribe();
+        let delta = l.next_delta(&mut seen, &[], true).expect("a page listens");
+        let items = delta.fields["needs_you"].as_array().unwrap();
+        assert_eq!(items.len(), 1, "{items:?}");
+        assert_eq!(items[0]["kind"], "quota");
+        assert_eq!(
+            items[0]["actions"],
+            serde_json::json!([]),
+            "nothing queued: nothing to start anyway"
+        );
+        l.shutdown().await;
+    }
 }

@@ -294,6 +294,11 @@ impl Notifier {
         });
     }
 
+    /// What waits, as last handed over.
+    pub fn waiting(&self) -> Arc<Waiting> {
+        Arc::clone(&self.waiting.borrow())
+    }
+
     /// What waits as derived since the store's present version, waiting a
     /// moment for the derivation to catch up with a change just made.
     async fn waiting_since_now(&self) -> Arc<Waiting> {
