@@ -9,7 +9,6 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
@@ -140,10 +139,6 @@ impl Launcher {
         snap: &crate::views::Snapshot,
         status: crate::views::status::StatusView,
     ) -> Delta {
-        let status = match serde_json::to_value(status) {
-            Ok(Value::Object(map)) => map,
-            _ => return Delta::default(),
-        };
         let mut delta = diff_status(seen, status);
         // One snapshot for the status and every touched plan.
         for id in self.touched_plans(events) {
@@ -242,6 +237,10 @@ mod tests {
         assert!(
             first.fields.contains_key("zhongshu_model") && first.fields.contains_key("quota"),
             "nothing was sent before: the first delta is the whole status"
+        );
+        assert!(
+            l.next_delta(&mut seen, &[], false).is_none(),
+            "nothing changed since: no delta"
         );
     }
 

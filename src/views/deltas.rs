@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::status::StatusView;
 use crate::model::TaskResult;
 
 /// Fields of a session view that change every second: not a change by themselves.
@@ -57,25 +58,53 @@ impl Delta {
     }
 }
 
-/// What the last delta was computed against.
+/// What the last delta was computed against: each session's view and the
+/// other status fields, as the JSON text sent.
 #[derive(Default)]
 pub struct Seen {
-    sessions: HashMap<String, Map<String, Value>>,
+    sessions: HashMap<String, Vec<u8>>,
     order: Vec<String>,
+    /// The status without its sessions and sequence, as JSON text.
+    rest: Vec<u8>,
     fields: Map<String, Value>,
     /// Each plan view last sent, as JSON text.
     plans: HashMap<String, String>,
 }
 
-/// What changed in `status` (the status as JSON) since `seen`, which then
-/// becomes the present: its sessions and its other fields.
-pub fn diff_status(seen: &mut Seen, status: Map<String, Value>) -> Delta {
+/// What changed in `status` since `seen`, which then becomes the present:
+/// its sessions and its other fields. Each session's view is compared as
+/// its JSON text, so one that did not change costs its serialization alone
+/// (no value tree is built, copied or compared for it); only a changed one
+/// is read into fields to say which moved.
+pub fn diff_status(seen: &mut Seen, mut status: StatusView) -> Delta {
     let mut delta = Delta {
-        seq: status.get("audit_seq").and_then(Value::as_u64).unwrap_or(0),
+        seq: status.audit_seq,
         ..Delta::default()
     };
-    diff_sessions(seen, &status, &mut delta);
-    for (key, value) in status {
+    let sessions = std::mem::take(&mut status.sessions);
+    diff_sessions(
+        seen,
+        sessions.iter().map(|v| {
+            (
+                v.session.id.clone(),
+                serde_json::to_vec(v).unwrap_or_default(),
+            )
+        }),
+        &mut delta,
+    );
+    // The page rebuilds these from `sessions`; every delta carries the seq.
+    status.zhongshu_sessions.clear();
+    status.department_sessions.clear();
+    status.audit_seq = 0;
+    let rest = serde_json::to_vec(&status).unwrap_or_default();
+    if rest == seen.rest {
+        return delta;
+    }
+    seen.rest = rest;
+    let Ok(Value::Object(fields)) = serde_json::to_value(status) else {
+        return delta;
+    };
+    for (key, value) in fields {
         if DERIVED.contains(&key.as_str()) || seen.fields.get(&key) == Some(&value) {
             continue;
         }
@@ -99,43 +128,42 @@ pub fn diff_plan(seen: &mut Seen, delta: &mut Delta, id: String, mut plan: Value
     }
 }
 
+/// A session view's JSON text as its fields.
+fn fields_of(text: &[u8]) -> Map<String, Value> {
+    serde_json::from_slice(text).unwrap_or_default()
+}
+
 /// Sessions whose view changed, as the fields that changed (ignoring the
-/// per-second idle time alone); new sessions whole; removed ones; and the order
-/// when it changed.
-fn diff_sessions(seen: &mut Seen, status: &Map<String, Value>, delta: &mut Delta) {
-    let sessions = status
-        .get("sessions")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+/// per-second idle time alone); new sessions whole; removed ones; and the
+/// order when it changed. `sessions` is each view's id and JSON text, in
+/// the status's order.
+fn diff_sessions(
+    seen: &mut Seen,
+    sessions: impl ExactSizeIterator<Item = (String, Vec<u8>)>,
+    delta: &mut Delta,
+) {
     let mut order = Vec::with_capacity(sessions.len());
     let mut present = HashMap::with_capacity(sessions.len());
-    for view in sessions {
-        let Value::Object(view) = view else { continue };
-        let Some(id) = view.get("id").and_then(Value::as_str).map(str::to_string) else {
-            continue;
-        };
-        match seen.sessions.get(&id) {
+    for (id, text) in sessions {
+        match seen.sessions.remove(&id) {
             None => {
                 delta
                     .sessions
-                    .insert(id.clone(), Value::Object(view.clone()));
+                    .insert(id.clone(), Value::Object(fields_of(&text)));
             }
+            Some(before) if before == text => {}
             Some(before) => {
-                if let Some(patch) = changed_fields(before, &view) {
+                if let Some(patch) = changed_fields(&fields_of(&before), &fields_of(&text)) {
                     delta.sessions.insert(id.clone(), Value::Object(patch));
                 }
             }
         }
         order.push(id.clone());
-        present.insert(id, view);
+        present.insert(id, text);
     }
-    delta.removed = seen
-        .sessions
-        .keys()
-        .filter(|id| !present.contains_key(*id))
-        .cloned()
-        .collect();
+    // What is left of the last present is gone.
+    delta.removed = seen.sessions.drain().map(|(id, _)| id).collect();
+    delta.removed.sort();
     if order != seen.order {
         delta.order = Some(order.clone());
     }
@@ -173,8 +201,20 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn status(sessions: Value) -> Map<String, Value> {
-        json!({ "sessions": sessions }).as_object().unwrap().clone()
+    /// Each session of `sessions` as the differ takes it: its id and text.
+    fn status(sessions: Value) -> std::vec::IntoIter<(String, Vec<u8>)> {
+        let texts: Vec<_> = sessions
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap().to_string(),
+                    v.to_string().into_bytes(),
+                )
+            })
+            .collect();
+        texts.into_iter()
     }
 
     #[test]
@@ -183,14 +223,14 @@ mod tests {
         let mut d = Delta::default();
         let first = json!([{"id": "z-1", "state": "working", "idle_seconds": 1},
                            {"id": "d-1", "state": "working", "idle_seconds": 1}]);
-        diff_sessions(&mut snap, &status(first), &mut d);
+        diff_sessions(&mut snap, status(first), &mut d);
         assert_eq!(d.sessions.len(), 2, "everything is new at first");
         assert_eq!(d.order, Some(vec!["z-1".to_string(), "d-1".to_string()]));
 
         let mut d = Delta::default();
         let later = json!([{"id": "z-1", "state": "working", "idle_seconds": 9},
                            {"id": "d-1", "state": "reported", "idle_seconds": 1}]);
-        diff_sessions(&mut snap, &status(later), &mut d);
+        diff_sessions(&mut snap, status(later), &mut d);
         assert_eq!(d.sessions.keys().collect::<Vec<_>>(), vec!["d-1"]);
         assert_eq!(
             d.sessions["d-1"],
@@ -203,7 +243,7 @@ mod tests {
         let mut d = Delta::default();
         diff_sessions(
             &mut snap,
-            &status(json!([{"id": "d-1", "state": "reported"}])),
+            status(json!([{"id": "d-1", "state": "reported"}])),
             &mut d,
         );
         assert_eq!(d.removed, vec!["z-1".to_string()]);
