@@ -180,33 +180,26 @@ impl Launcher {
             .collect()
     }
 
+    /// The results the changes stored (registered, updated, answered) or
+    /// the user saw, each once, as they are now.
     fn touched_results(&self, events: &[Arc<Event>]) -> Vec<TaskResult> {
         let mut seen = HashSet::new();
         events
             .iter()
-            .filter_map(|e| match &**e {
-                Event::News {
-                    news:
-                        News::ResultSeen {
-                            parent,
-                            department,
-                            report,
-                        },
-                    ..
-                } => Some(result_key(parent, department, report)),
-                Event::Audited { name, .. }
-                    if matches!(
-                        name.as_str(),
-                        "result_registered" | "result_updated" | "confirmation_answered"
-                    ) =>
-                {
-                    Some(result_key(
-                        e.field("parent_session_id")?,
-                        e.field("department_session_id")?,
-                        e.field("report_id")?,
-                    ))
+            .flat_map(|e| -> Vec<String> {
+                match &**e {
+                    Event::Committed { touched, .. } => touched.results.clone(),
+                    Event::News {
+                        news:
+                            News::ResultSeen {
+                                parent,
+                                department,
+                                report,
+                            },
+                        ..
+                    } => vec![result_key(parent, department, report)],
+                    _ => Vec::new(),
                 }
-                _ => None,
             })
             .filter(|key| seen.insert(key.clone()))
             .filter_map(|key| self.ctx.store.result(&key).ok().flatten())

@@ -259,7 +259,7 @@ impl Store {
                 if results.results_written {
                     self.results_version.fetch_add(1, Ordering::AcqRel);
                 }
-                let touched = rows.touched(results.results_written);
+                let touched = rows.touched(&results);
                 *change = results;
                 self.version.fetch_add(1, Ordering::AcqRel);
                 self.flush(w);

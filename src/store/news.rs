@@ -30,8 +30,10 @@ pub struct Touched {
     pub terminals: bool,
     pub queue: bool,
     pub quota: bool,
-    /// It wrote results: stored, removed, or marked read or seen.
-    pub results: bool,
+    /// The results it stored or removed, by key.
+    pub results: Vec<String>,
+    /// It marked results read or seen, or copied them.
+    pub results_marked: bool,
 }
 
 impl Touched {
@@ -95,6 +97,7 @@ impl Event {
                 "queue": touched.queue,
                 "quota": touched.quota,
                 "results": touched.results,
+                "results_marked": touched.results_marked,
             }),
         }
     }
@@ -193,11 +196,11 @@ mod tests {
         assert_eq!(hosts.data(), json!({"remotes": []}));
     }
 
-    /// Every committed change is told with the rows it wrote, an audit line
-    /// or not (issue 71 item 1): a session's record changed without one
-    /// (as an agent's token usage is) reaches the followers all the same,
-    /// and a change that wrote no row (an audit line alone) is told by its
-    /// line only.
+    /// Every committed change is told with the rows and results it wrote,
+    /// an audit line or not (issue 71 item 1): a session's record changed
+    /// without one (as an agent's token usage is) reaches the followers all
+    /// the same, and a change that wrote no row (an audit line alone) is
+    /// told by its line only.
     #[test]
     fn a_commit_is_told_with_the_rows_it_wrote() {
         let dir = tempfile::tempdir().unwrap();
@@ -209,12 +212,16 @@ mod tests {
             .record(|tx| tx.session_mut("lingyubu-1").unwrap().agent.turn_count += 1)
             .unwrap();
         store.audit_or_log(crate::model::AuditEvent::LauncherStopped { pid: 1 });
+        let r = crate::model::TaskResult::sample("r1", "done");
+        store
+            .update(|tx| tx.put_result("zhongshu-1/r1", &r))
+            .unwrap();
         let mut heard = Vec::new();
         while let Ok(e) = rx.try_recv() {
             heard.push(match &*e {
                 Event::Committed { touched, .. } => {
                     assert!(!e.for_pages(), "a page hears its delta");
-                    format!("committed {:?}", touched.sessions)
+                    format!("committed {:?} {:?}", touched.sessions, touched.results)
                 }
                 other => other.name().to_string(),
             });
@@ -222,9 +229,10 @@ mod tests {
         assert_eq!(
             heard,
             [
-                r#"committed ["lingyubu-1"]"#,
-                r#"committed ["lingyubu-1"]"#,
-                "launcher_stopped"
+                r#"committed ["lingyubu-1"] []"#,
+                r#"committed ["lingyubu-1"] []"#,
+                "launcher_stopped",
+                r#"committed [] ["zhongshu-1/r1"]"#,
             ]
         );
     }

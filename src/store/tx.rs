@@ -36,15 +36,17 @@ impl Dirty {
         self.quota |= other.quota;
     }
 
-    /// What the followers are told of these rows once committed.
-    pub fn touched(&self, results: bool) -> super::Touched {
+    /// What the followers are told of these rows, and of the results the
+    /// change wrote, once committed.
+    pub fn touched(&self, results: &Change) -> super::Touched {
         super::Touched {
             sessions: self.sessions.iter().cloned().collect(),
             plans: self.plans.iter().cloned().collect(),
             terminals: !self.terminals.is_empty(),
             queue: self.queue,
             quota: self.quota,
-            results,
+            results: results.result_keys.clone(),
+            results_marked: results.results_written && results.result_keys.is_empty(),
         }
     }
 
