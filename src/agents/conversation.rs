@@ -218,9 +218,11 @@ impl Entry {
     }
 }
 
-/// A conversation as the API shows it.
+/// What is read of a conversation at one moment: the newest [`READ_BYTES`]
+/// of its file, then the entries in progress. The page's answer is made of
+/// it (`views::conversation`).
 #[derive(Debug, Clone, Serialize)]
-pub struct View {
+pub struct Excerpt {
     /// Changes whenever the conversation does: ask again only when it moved.
     pub rev: u64,
     pub entries: Vec<Entry>,
@@ -412,8 +414,8 @@ impl Conversation {
         self.live.lock().unwrap().activity
     }
 
-    /// The whole conversation: the file's entries, then those in progress.
-    pub fn view(&self) -> View {
+    /// The conversation now: the file's entries, then those in progress.
+    pub fn excerpt(&self) -> Excerpt {
         let (rev, open) = {
             let live = self.live.lock().unwrap();
             (live.rev, live.open.clone())
@@ -425,7 +427,7 @@ impl Conversation {
                 None => entries.push(e),
             }
         }
-        View {
+        Excerpt {
             rev,
             entries,
             truncated,
@@ -466,10 +468,10 @@ fn ends_a_line(path: &Path) -> bool {
 }
 
 /// A finished conversation, from its file (the newest [`READ_BYTES`]).
-pub fn read(path: &Path) -> View {
+pub fn read(path: &Path) -> Excerpt {
     let (entries, truncated) = read_entries(path);
     let rev = crate::files::regular_len(path).unwrap_or(0);
-    View {
+    Excerpt {
         rev,
         entries,
         truncated,
@@ -538,7 +540,7 @@ mod tests {
         c.grow("c1", "治");
         c.grow("c1", "理部\n");
         let rev = c.rev();
-        let v = c.view();
+        let v = c.excerpt();
         assert_eq!(v.entries.len(), 1);
         assert!(matches!(&v.entries[0].what, What::Command { output, .. } if output == "治理部\n"));
         assert!(!path.exists(), "nothing finished yet");
@@ -558,7 +560,7 @@ mod tests {
         c.begin(command("c1", EntryStatus::InProgress, ""));
         let chunk = "部".repeat(TEXT_BYTES / 3 + 7);
         c.grow("c1", &chunk);
-        let v = c.view();
+        let v = c.excerpt();
         let What::Command { output, .. } = &v.entries[0].what else {
             panic!()
         };
@@ -587,7 +589,7 @@ mod tests {
             ],
             vec![command("c", EntryStatus::InProgress, "")],
         );
-        let ids: Vec<String> = c.view().entries.into_iter().map(|e| e.id).collect();
+        let ids: Vec<String> = c.excerpt().entries.into_iter().map(|e| e.id).collect();
         assert_eq!(ids, ["a", "b", "c"]);
     }
 }

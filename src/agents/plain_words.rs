@@ -3,13 +3,14 @@
 //! what is inside, as Codex's own TUI shows it); the launcher's tools as what
 //! they did ("reported: 1 file, 1 check"); paths relative to the repository
 //! or the worktree. The raw form stays in the entry, one click away in the
-//! page. Pure functions of the entry and the session's places.
+//! page (`views::conversation` puts each entry beside its plain form). Pure
+//! functions of the entry and the session's places.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::conversation::{Entry, View, What};
+use super::conversation::What;
 use crate::model::ApprovalKind;
 
 /// How the page shows an entry first (its raw form stays beside it).
@@ -30,52 +31,11 @@ pub struct Places<'a> {
     pub repo: &'a Path,
 }
 
-/// An entry as the page gets it: raw, with its [`Plain`] form where the raw
-/// one is not plain already.
-#[derive(Debug, Clone, Serialize)]
-pub struct Worded {
-    #[serde(flatten)]
-    pub entry: Entry,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub plain: Option<Plain>,
-}
-
-/// A conversation as the page gets it.
-#[derive(Debug, Clone, Serialize)]
-pub struct WordedView {
-    pub rev: u64,
-    pub entries: Vec<Worded>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub truncated: bool,
-}
-
-/// `view` with every entry's plain form.
-pub fn word(view: View, places: Places<'_>) -> WordedView {
-    WordedView {
-        rev: view.rev,
-        truncated: view.truncated,
-        entries: view
-            .entries
-            .into_iter()
-            .map(|entry| {
-                // Agent words as every place shows them: nothing reorders or hides.
-                let entry = Entry {
-                    what: entry.what.shown(),
-                    ..entry
-                };
-                Worded {
-                    plain: plain(&entry.what, places),
-                    entry,
-                }
-            })
-            .collect(),
-    }
-}
-
 /// How the launcher's notices to an agent begin.
 const NOTICE_MARK: &str = "[codex-governance] ";
 
-fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
+/// `what`'s plain form, where its raw one is not plain already.
+pub fn plain(what: &What, places: Places<'_>) -> Option<Plain> {
     let text = match what {
         // A notice's parts, one a line, without the mark the agent reads it
         // by. A turn of several lines (a send-back with the lines around each
@@ -349,58 +309,6 @@ mod tests {
         assert_eq!(
             parts,
             "Department zhilibu-1 reported\n1 file\nread its inbox"
-        );
-    }
-
-    /// Issue 69 item 7: an agent's message and tool-call title reach the
-    /// page with their bidirectional marks and controls written out.
-    #[test]
-    fn agent_words_reach_the_page_with_nothing_reordering_them() {
-        use super::super::conversation::EntryStatus;
-        let entry = |id: &str, what: What| Entry {
-            id: id.into(),
-            turn_id: None,
-            status: EntryStatus::Completed,
-            cut: false,
-            what,
-        };
-        let view = View {
-            rev: 1,
-            truncated: false,
-            entries: vec![
-                entry(
-                    "1",
-                    What::Agent {
-                        text: "all good \u{202e}txt.exe\r\nnext".into(),
-                    },
-                ),
-                entry(
-                    "2",
-                    What::ToolCall {
-                        tool: "Read \u{2067}secret\u{1b}[2K".into(),
-                        arguments: "{}".into(),
-                        result: String::new(),
-                        success: Some(true),
-                    },
-                ),
-            ],
-        };
-        let places = Places {
-            worktree: None,
-            repo: Path::new("/r"),
-        };
-        let text = serde_json::to_string(&word(view, places)).unwrap();
-        for raw in ['\u{202e}', '\u{2067}', '\u{1b}', '\r'] {
-            assert!(!text.contains(raw), "{raw:?} in {text}");
-        }
-        // JSON would write a raw ESC as \u001b: it was written out before.
-        assert!(
-            !text.contains(r"\u001b") && text.contains(r"\\u{001b}"),
-            "{text}"
-        );
-        assert!(
-            text.contains(r"txt.exe\nnext") && text.contains(r"\\u{202e}"),
-            "{text}"
         );
     }
 

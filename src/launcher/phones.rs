@@ -12,6 +12,7 @@ use crate::model::AuditEvent;
 use crate::net::allowed_host::AllowedHost;
 use crate::phones::{Pairing, Phones};
 use crate::store::Store;
+use crate::views::phones::PhonesView;
 
 /// A new pairing, as the desk shows it once.
 #[derive(Debug, Serialize)]
@@ -21,14 +22,6 @@ pub struct PairedPhone {
     pub url: String,
     /// The address as a QR code (SVG) to scan with the phone.
     pub qr_svg: String,
-}
-
-/// The pairings and where the page answers to phones.
-#[derive(Debug, Serialize)]
-pub struct PhonesView {
-    /// `https://NAME` when served with `--allow-host`, else None.
-    pub tailnet: Option<String>,
-    pub phones: Vec<Pairing>,
 }
 
 /// The desk's pairing of phones: the paired phones, the tailnet name the

@@ -36,6 +36,7 @@ macro_rules! word_enum {
 mod agent;
 mod audit_event;
 mod health;
+pub mod notice;
 mod plain_state;
 pub mod plan;
 mod plan_outcome;

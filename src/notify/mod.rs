@@ -22,14 +22,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::sync::watch;
 
 use crate::config::notify::NotifySettings;
 use crate::context::Context;
+use crate::model::notice::Channel;
 use crate::model::AuditEvent;
 use crate::policy::needs_you::{self, NeedItem};
 use crate::policy::notice::{self, Moment, NotNow, Notice, Timing};
+use crate::views::notify::{ChannelView, Delivery, DeliveryState, NotifyView};
 use channels::{Button, DeliveryError, Http};
 pub use replies::Deciders;
 
@@ -44,73 +45,6 @@ const BACK_OFF: [Duration; 3] = [
 ];
 /// Deliveries kept for the page.
 const KEPT: usize = 20;
-
-/// A channel's name, as the audit and the page say it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Channel {
-    Ntfy,
-    Telegram,
-    Command,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Ntfy => "ntfy",
-            Channel::Telegram => "telegram",
-            Channel::Command => "command",
-        }
-    }
-}
-
-/// Where one delivery stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryState {
-    Sending,
-    Sent,
-    Retrying,
-    Failed,
-}
-
-/// One delivery, as the page lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub id: u64,
-    pub at: String,
-    pub item_id: String,
-    pub kind: needs_you::NeedKind,
-    pub channel: Channel,
-    pub state: DeliveryState,
-    pub attempts: u32,
-    pub error: Option<String>,
-}
-
-/// What the page shows of the notifier: no token, no topic's secret beyond
-/// what the user configured.
-#[derive(Debug, Clone, Serialize)]
-pub struct NotifyView {
-    pub channels: Vec<ChannelView>,
-    pub detail: notice::Detail,
-    pub remote_decisions: notice::RemoteDecisions,
-    pub dwell_seconds: u64,
-    pub quiet_hours: Option<String>,
-    /// A dashboard tab is in use now: notices wait.
-    pub tab_in_use: bool,
-    pub deliveries: Vec<Delivery>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ChannelView {
-    pub channel: Channel,
-    /// `server/topic` or the program's name.
-    pub target: String,
-    /// A token is set (never the token).
-    pub token_set: bool,
-    /// The last delivery on it failed, in words.
-    pub failing: Option<String>,
-}
 
 /// What the notifier remembers of the items it saw.
 #[derive(Default)]

@@ -16,8 +16,9 @@ use http_body_util::{BodyExt, Full};
 use tokio::sync::watch;
 
 use super::decision_token::{self, BadToken, Claim};
-use super::{Channel, Notifier};
+use super::Notifier;
 use crate::error::LauncherError;
+use crate::model::notice::Channel;
 use crate::model::AuditEvent;
 use crate::policy::needs_you::{self, Answers};
 use crate::policy::notice::{self, PhoneDecision};

@@ -20,8 +20,9 @@ use tokio::sync::watch;
 
 use super::channels::{Button, DeliveryError, Http, DELIVERY_TIMEOUT};
 use super::replies::PhoneRefusal;
-use super::{Channel, Notifier};
+use super::Notifier;
 use crate::config::notify::Telegram;
+use crate::model::notice::Channel;
 use crate::policy::notice::Notice;
 
 /// How long one `getUpdates` waits on Telegram's side for a press.

@@ -14,15 +14,15 @@
 use std::path::Path;
 
 use git2::Repository;
-use serde::Serialize;
 
 use super::changes::change_diff;
 use crate::clock;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::limits::{MAX_REVIEW_COMMENTS, MAX_REVIEW_COMMENT_CHARS};
-use crate::model::{AuditEvent, CommentState, DiffSide, ReviewComment, Session, Workspace};
+use crate::model::{AuditEvent, DiffSide, ReviewComment, Session, Workspace};
 use crate::policy::review_comments::{state, Followed};
+use crate::views::review::{CommentView, CommentsView};
 
 use super::comment_lines::{follow, from_git};
 pub use super::comment_lines::{lines_at, review_text, CONTEXT_LINES};
@@ -35,33 +35,6 @@ pub struct NewComment {
     pub line: u32,
     pub side: DiffSide,
     pub body: String,
-}
-
-/// One comment as `GET /api/review_comments` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct CommentView {
-    #[serde(flatten)]
-    pub comment: ReviewComment,
-    pub state: CommentState,
-    /// A draft of the attempt asked about: the page offers Edit and Delete.
-    pub draft: bool,
-    /// Resolved by the reviewer: the page offers Reopen, otherwise Resolve.
-    pub resolved: bool,
-    /// Where it is on the attempt asked about (its `line` on its own attempt).
-    pub current_line: u32,
-    /// `user`, or `reviewer`: a reviewer agent's finding (issue 75), its
-    /// words quoted, never shown as the user's until accepted.
-    pub author: &'static str,
-}
-
-/// `GET /api/review_comments?session_id=`: the attempt's comments and its
-/// earlier attempts', oldest attempt first.
-#[derive(Debug, Clone, Serialize)]
-pub struct CommentsView {
-    pub session_id: String,
-    pub comments: Vec<CommentView>,
-    /// Drafts of this attempt: what the next send-back carries.
-    pub drafts: usize,
 }
 
 fn session(ctx: &Context, id: &str) -> LResult<Session> {
@@ -251,29 +224,11 @@ pub fn list(ctx: &Context, id: &str) -> LResult<CommentsView> {
                 _ => None,
             };
             let state = state(&c, id, followed);
-            comments.push(CommentView {
-                author: if c.finding.is_some() {
-                    "reviewer"
-                } else {
-                    "user"
-                },
-                draft: state == CommentState::Draft && c.finding.is_none(),
-                resolved: state == CommentState::Resolved,
-                state,
-                current_line: followed.map_or(c.line, Followed::line),
-                comment: c,
-            });
+            let line = followed.map_or(c.line, Followed::line);
+            comments.push(CommentView::new(c, state, line));
         }
     }
-    let drafts = comments
-        .iter()
-        .filter(|c| c.state == CommentState::Draft && c.comment.users())
-        .count();
-    Ok(CommentsView {
-        session_id: id.to_string(),
-        comments,
-        drafts,
-    })
+    Ok(CommentsView::new(id, comments))
 }
 
 /// The drafts a send-back of attempt `id` carries.

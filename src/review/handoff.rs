@@ -8,33 +8,13 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::markdown::safe_html;
-use super::raw::{raw_report, RawReport};
+use super::raw::raw_report;
 use super::state_file::{read_state_file, MAX_READ};
 use super::ResultRef;
 use crate::context::Context;
 use crate::error::LResult;
-use crate::model::TaskResult;
-
-/// `GET /api/handoff`. `markdown`, `html` and `path` are null for a result
-/// that has no packet.
-#[derive(Debug, Clone, Serialize)]
-pub struct HandoffView {
-    /// The packet's Markdown as written (at most 1 MiB of it).
-    pub markdown: Option<String>,
-    /// The Markdown as HTML, raw HTML shown as text, links only to safe targets.
-    pub html: Option<String>,
-    /// The packet's file.
-    pub path: Option<String>,
-    /// The packet was longer than 1 MiB and `markdown` is its beginning.
-    pub truncated: bool,
-    pub result: TaskResult,
-    /// The report as received, as `GET /api/result_raw` gives it.
-    #[serde(flatten)]
-    pub raw: RawReport,
-}
+use crate::views::review::HandoffView;
 
 /// The handoff packet of the stored result named by `which`.
 pub fn handoff(ctx: &Context, which: &ResultRef) -> LResult<HandoffView> {
@@ -59,7 +39,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::error::LauncherError;
-    use crate::model::result_key;
+    use crate::model::{result_key, TaskResult};
     use crate::store::{Paths, Store};
 
     /// A context on a fresh state folder under `dir` (the repository).

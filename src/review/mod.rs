@@ -41,9 +41,9 @@ use crate::error::{LResult, LauncherError};
 use crate::model::{result_key, TaskResult};
 
 pub use diff::{file_diff, FileDiff, MAX_LINES};
-pub use handoff::{handoff, HandoffView};
+pub use handoff::handoff;
 pub use markdown::safe_html;
-pub use raw::{result_raw, RawView};
+pub use raw::result_raw;
 pub use repo_path::check_path;
 
 /// Which registered result a request names: its Zhongshu (`session_id`), the

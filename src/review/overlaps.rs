@@ -9,32 +9,12 @@
 use std::path::Path;
 
 use git2::{IndexEntry, MergeFileOptions, Oid, Repository};
-use serde::Serialize;
 
 use crate::model::Workspace;
+use crate::views::changes::{ConflictSpot, DepartmentConflict};
 
 /// A line quoted from a file is cut to this many characters.
 const QUOTE_CHARS: usize = 60;
-
-/// Where two departments' edits of one file clash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ConflictSpot {
-    pub path: String,
-    /// The first line after the clash, when there is one (trimmed, cut).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub before_line: Option<String>,
-    /// Else the last line before it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub after_line: Option<String>,
-}
-
-/// Another department whose waiting work conflicts with this one's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DepartmentConflict {
-    pub session_id: String,
-    pub department: Option<String>,
-    pub spots: Vec<ConflictSpot>,
-}
 
 /// Another department's waiting work, as [`department_conflicts`] needs it.
 pub struct Neighbour<'a> {

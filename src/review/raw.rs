@@ -8,33 +8,12 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::state_file::{read_state_file, MAX_READ};
 use super::ResultRef;
 use crate::context::Context;
 use crate::error::{LResult, LauncherError};
 use crate::model::TaskResult;
-
-/// The report as received: `raw` and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RawReport {
-    /// The report's text (at most 1 MiB of it).
-    pub raw: String,
-    /// `mailbox_file` (the archived report) or `stored_result` (no file: the
-    /// stored result as JSON).
-    pub raw_source: &'static str,
-    /// The file was longer than 1 MiB and `raw` is its beginning.
-    pub raw_truncated: bool,
-}
-
-/// `GET /api/result_raw`.
-#[derive(Debug, Clone, Serialize)]
-pub struct RawView {
-    #[serde(flatten)]
-    pub raw: RawReport,
-    pub result: TaskResult,
-}
+use crate::views::review::{RawReport, RawView};
 
 /// The stored result named by `which` and its report as received.
 pub fn result_raw(ctx: &Context, which: &ResultRef) -> LResult<RawView> {

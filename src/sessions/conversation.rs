@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::Sessions;
 use crate::agents::conversation;
-use crate::agents::plain_words::{self, Places, WordedView};
+use crate::agents::plain_words::Places;
 use crate::error::LResult;
+use crate::views::conversation::{word, WordedView};
 
 /// Bytes of a transcript the page gets (the newest).
 pub const TRANSCRIPT_BYTES: u64 = 2 * 1024 * 1024;
@@ -50,8 +51,8 @@ impl Sessions {
             repo: &self.ctx.repo,
         };
         let what = match agent.as_ref().and_then(|a| a.conversation().cloned()) {
-            Some(c) => What::Items(plain_words::word(c.view(), places)),
-            None if capabilities.conversation => What::Items(plain_words::word(
+            Some(c) => What::Items(word(c.excerpt(), places)),
+            None if capabilities.conversation => What::Items(word(
                 conversation::read(&conversation::path_for(log)),
                 places,
             )),

@@ -323,7 +323,7 @@ mod tests {
             "entries": [{"content": "step", "priority": "high", "status": "pending"}]})),
         );
         t.end_message(&c);
-        let entries = c.view().entries;
+        let entries = c.excerpt().entries;
         let whats: Vec<&What> = entries.iter().map(|e| &e.what).collect();
         assert_eq!(
             whats[0],

@@ -19,8 +19,9 @@ use crate::integration::landing::Asked;
 use crate::integration::record::fence;
 use crate::model::{IntegrationMode, Session};
 use crate::policy::landing::Checks;
-use crate::review::changes::{change_diff, changes_view, ReportBrief, Surroundings};
+use crate::review::changes::{change_diff, changes_view, decide, Surroundings};
 use crate::review::overlaps::Neighbour;
+use crate::views::changes::ReportBrief;
 use crate::web::answer::reply;
 use crate::web::owned::{Caller, ForDepartment, NamesDepartment, OwnedDepartment};
 use crate::web::JsonBody;
@@ -111,7 +112,7 @@ pub(super) async fn changes(
                             .collect(),
                         applied,
                     };
-                    let mut view = changes_view(&repo, &session, scope)?.decide(&repo, &around);
+                    let mut view = decide(changes_view(&repo, &session, scope)?, &repo, &around);
                     view.report = report.as_ref().map(ReportBrief::from);
                     view.landing_checks = match landing_checks {
                         Checks::Run(commands) => Some(commands),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::{Params, L};
 use crate::credentials::Principal;
 use crate::error::{ErrorCode, LauncherError};
-use crate::report::Report;
+use crate::views::report::ReportView;
 use crate::views::status::IngestionView;
 use crate::views::terminals::TerminalView;
 use crate::web::answer::reply;
@@ -118,10 +118,7 @@ pub(super) async fn report(State(l): L, Params(q): Params<ReportQuery>) -> Respo
         .map_err(LauncherError::from)
         .and_then(|r| r.map_err(|e| LauncherError::BadRequest(e.to_string())));
     // The Python tool's shape (`{ok, report}`), and ours flat beside it.
-    reply(built.map(|report| ReportView {
-        flat: report.clone(),
-        report,
-    }))
+    reply(built.map(ReportView::from))
 }
 
 pub(super) async fn browser_terminals(State(l): L) -> Response {
@@ -130,13 +127,6 @@ pub(super) async fn browser_terminals(State(l): L) -> Response {
         terminals: terminals.clone(),
         browser_terminals: terminals,
     })
-}
-
-#[derive(Serialize)]
-pub(super) struct ReportView {
-    #[serde(flatten)]
-    flat: Report,
-    report: Report,
 }
 
 /// Open terminals, under our name and the Python tool's.
