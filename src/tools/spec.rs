@@ -94,27 +94,13 @@ impl Tool {
                  The launcher validates it, queues the selected assignments and starts them as \
                  slots free (or waits for the user's confirmation). Returns the registered plan \
                  or, if something is wrong, why.",
-                json!({"type": "object", "properties": {
-                    "summary": {"type": "string", "description": "The plan in one or two sentences."},
-                    "assignments": {"type": "array", "items": assignment_schema()},
-                    "needs_confirmation": {"type": "boolean",
-                        "description": "Ask the user to confirm before any department starts."}
-                }, "required": ["summary", "assignments"]}),
+                plan_schema(),
             ),
             Tool::ReportResult => (
                 "Report your result to the launcher, exactly once, when your task is done (or \
                  cannot be done). This is how your Zhongshu learns what you did. Stop after it \
                  answers.",
-                json!({"type": "object", "properties": {
-                    "summary": {"type": "string", "description": "What you did, and its outcome."},
-                    "changed_files": string_list("Repository-relative paths you changed."),
-                    "verifications_run": string_list("Checks you ran, as \"CMD: result\"."),
-                    "verifications_skipped": string_list("Checks you did not run, and why."),
-                    "risks": string_list("What the reviewer should know could go wrong."),
-                    "next_action": {"type": "string", "description": "What should happen next."},
-                    "needs_user_confirmation": {"type": "boolean",
-                        "description": "The result needs the user's decision before it is acted on."}
-                }, "required": ["summary"]}),
+                report_schema(),
             ),
             Tool::ReadInbox => (
                 "Read your inbox: your departments' results (newest first) and which departments \
@@ -171,16 +157,7 @@ impl Tool {
                  the base's), its severity (important: it must be fixed before it lands; \
                  minor; nit) and what is wrong; and a summary. Report an empty list when you \
                  found nothing. Stop after it answers.",
-                json!({"type": "object", "properties": {
-                    "findings": {"type": "array", "items": {"type": "object", "properties": {
-                        "path": {"type": "string", "description": "Repository-relative path."},
-                        "line": {"type": "integer", "minimum": 1},
-                        "side": {"type": "string", "enum": ["new", "old"]},
-                        "severity": {"type": "string", "enum": ["important", "minor", "nit"]},
-                        "body": {"type": "string", "description": "What is wrong, and why."}
-                    }, "required": ["path", "line", "severity", "body"]}},
-                    "summary": {"type": "string", "description": "Your review in a sentence or two."}
-                }, "required": ["findings", "summary"]}),
+                findings_schema(),
             ),
         };
         ToolSpec {
@@ -189,6 +166,44 @@ impl Tool {
             input_schema: schema,
         }
     }
+}
+
+/// `governance_register_plan`'s input.
+fn plan_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "summary": {"type": "string", "description": "The plan in one or two sentences."},
+        "assignments": {"type": "array", "items": assignment_schema()},
+        "needs_confirmation": {"type": "boolean",
+            "description": "Ask the user to confirm before any department starts."}
+    }, "required": ["summary", "assignments"]})
+}
+
+/// `governance_report_result`'s input.
+fn report_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "summary": {"type": "string", "description": "What you did, and its outcome."},
+        "changed_files": string_list("Repository-relative paths you changed."),
+        "verifications_run": string_list("Checks you ran, as \"CMD: result\"."),
+        "verifications_skipped": string_list("Checks you did not run, and why."),
+        "risks": string_list("What the reviewer should know could go wrong."),
+        "next_action": {"type": "string", "description": "What should happen next."},
+        "needs_user_confirmation": {"type": "boolean",
+            "description": "The result needs the user's decision before it is acted on."}
+    }, "required": ["summary"]})
+}
+
+/// `governance_report_findings`'s input: findings on the diff's lines.
+fn findings_schema() -> Value {
+    json!({"type": "object", "properties": {
+        "findings": {"type": "array", "items": {"type": "object", "properties": {
+            "path": {"type": "string", "description": "Repository-relative path."},
+            "line": {"type": "integer", "minimum": 1},
+            "side": {"type": "string", "enum": ["new", "old"]},
+            "severity": {"type": "string", "enum": ["important", "minor", "nit"]},
+            "body": {"type": "string", "description": "What is wrong, and why."}
+        }, "required": ["path", "line", "severity", "body"]}},
+        "summary": {"type": "string", "description": "Your review in a sentence or two."}
+    }, "required": ["findings", "summary"]})
 }
 
 fn string_list(description: &str) -> Value {
