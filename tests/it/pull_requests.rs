@@ -1971,7 +1971,13 @@ async fn the_review_waits_read_once(api: &Api, id: &str) {
     let waiting = &s["workspace"]["pull_request"]["review_waiting"];
     assert_eq!(waiting[0]["verdict"], "CHANGES_REQUESTED", "{waiting}");
     assert_eq!(waiting[1]["author"], "bob", "{waiting}");
-    let read = api.audit_events("forge_review_read").await;
+    // The audit line is appended just after the change it belongs to is
+    // committed, which the status can show first.
+    let read = support::wait_until("the review's read audited", support::PATIENCE, || async {
+        let read = api.audit_events("forge_review_read").await;
+        (!read.is_empty()).then_some(read)
+    })
+    .await;
     assert_eq!(read.len(), 1, "{read:?}");
     assert_eq!(read[0]["waiting"], 3);
 }
