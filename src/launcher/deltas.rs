@@ -1,21 +1,38 @@
 //! Publishing live updates by delta. Every dashboard used to refetch the whole
 //! status (about 3 KB per session) on every event; instead one task follows
-//! the store's changes, rebuilds the status once (with what waits for the
-//! user, which the notifier is handed from the same build), and publishes
-//! only what changed (computed by `crate::views::deltas`), with the plans
-//! and results a change touched. A tick also catches what changes without a
-//! store change (agent output, heartbeats).
+//! the store's changes, derives the status once per change (with what waits
+//! for the user, which the notifier is handed from the same build), and
+//! publishes only what changed (computed by `crate::views::deltas`), with
+//! the plans and results a change touched. A tick also catches what changes
+//! without a store change (agent output, heartbeats).
+//!
+//! With 50 sessions and more, building and serializing every session's view
+//! per change was most of a change's cost, though a change most often moves
+//! one session. So when only session records changed since the last build
+//! the pages were sent, only the views of those sessions' families are built
+//! again (`views::status::family` says which views a session's record can
+//! move, and why), the others are reused with their text as last sent, and
+//! the rest of the status (counts, Needs you, quota…) is derived again
+//! whole. Anything else (a plan, the queue, the quota, the terminals, the
+//! cached facts, news, a lag, the first build) builds every view, and so
+//! does the tick: what moves with the clock or the live agents alone (idle
+//! times, heartbeats, previews) in a reused view lags until the next whole
+//! build, one `TICK` at most.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 use super::Launcher;
-use crate::model::{result_key, TaskResult};
-use crate::store::{Event, News};
-use crate::views::deltas::{diff_plan, diff_status, Delta, Seen};
+use crate::model::{result_key, State, TaskResult};
+use crate::store::{Event, News, Touched};
+use crate::views::deltas::{diff_plan, diff_status, Delta, Rebuilt, Seen};
+use crate::views::session::SessionView;
+use crate::views::status::{family, StatusView};
+use crate::views::Snapshot;
 
 /// How often output-only changes (previews, heartbeats) are looked for.
 use super::TICK;
@@ -66,22 +83,24 @@ impl Launcher {
         let mut rx = self.ctx.store.subscribe();
         let mut stopped = Box::pin(self.stopped());
         // Nothing is built until a page listens (see `next_delta`).
-        let mut seen = Seen::default();
+        let mut sent = Sent::default();
         // The notifier has been handed what waits since it started.
         let mut told = false;
         loop {
             let mut events = Vec::new();
             let mut lagged = false;
+            // Every view is built again (see the module's doc).
+            let mut whole = false;
             tokio::select! {
                 _ = &mut stopped => break,
-                _ = tokio::time::sleep(TICK) => {}
+                _ = tokio::time::sleep(TICK) => whole = true,
                 // The cached facts moved (a tick saw the user's tree change).
-                _ = self.facts.changed.notified() => {}
+                _ = self.facts.changed.notified() => whole = true,
                 ev = rx.recv() => match ev {
                     Ok(ev) => events.push(ev),
                     // Too far behind: everything may have changed.
                     Err(broadcast::error::RecvError::Lagged(_)) => {
-                        seen = Seen::default();
+                        sent = Sent::default();
                         lagged = true;
                     }
                     Err(broadcast::error::RecvError::Closed) => break,
@@ -94,7 +113,7 @@ impl Launcher {
             // notices when it changed, or when they just started.
             let notices = self.notifier.started() && (!told || lagged || !events.is_empty());
             told |= notices;
-            let Some(delta) = self.next_delta(&mut seen, &events, notices) else {
+            let Some(delta) = self.next_delta(&mut sent, &events, notices, whole) else {
                 continue;
             };
             match serde_json::to_string(&delta) {
@@ -109,18 +128,32 @@ impl Launcher {
     /// The delta to publish now; None when nothing changed, or while no
     /// page listens: then no status is built (an idle launcher with no page
     /// open holds none, nor the code that builds it) unless `notices` asks
-    /// for what waits, and `seen` stays as last sent, so a page's first
+    /// for what waits, and `sent` stays as last sent, so a page's first
     /// delta carries all that changed since (the whole status the first
     /// time, as after a lag). One derivation serves both: the status with
     /// its Needs you, of which the notifier is handed what it may tell.
-    fn next_delta(&self, seen: &mut Seen, events: &[Arc<Event>], notices: bool) -> Option<Delta> {
+    /// `whole`: every view is built again (a tick, the facts moved).
+    fn next_delta(
+        &self,
+        sent: &mut Sent,
+        events: &[Arc<Event>],
+        notices: bool,
+        whole: bool,
+    ) -> Option<Delta> {
         let pages = self.deltas.tx.receiver_count() > 0;
         if !pages && !notices {
             return None;
         }
         let version = self.ctx.store.version();
-        let snap = self.snapshot(|_| true);
-        let status = crate::views::status::status(&snap);
+        // Before the snapshot reads them: a move meanwhile is seen next time.
+        let facts = self.facts.version();
+        let mut snap = self.snapshot(|_| false);
+        // Views are reused only into a page's delta: `seen` holds their text.
+        let last = sent
+            .last
+            .take()
+            .filter(|b| pages && !whole && b.facts == facts && b.whole_at.elapsed() < TICK);
+        let (status, rebuilt, whole_at) = self.build(&mut snap, last, events);
         if self.notifier.started() {
             self.notifier
                 .waiting_now(version, crate::views::needs_you::notices(&status.needs_you));
@@ -128,18 +161,56 @@ impl Launcher {
         if !pages {
             return None;
         }
-        Some(self.diff(seen, events, &snap, status)).filter(|d| !d.is_empty())
+        let (delta, views) = self.diff(&mut sent.seen, events, &snap, status, &rebuilt);
+        sent.last = Some(Built {
+            views,
+            state: snap.state,
+            facts,
+            whole_at,
+        });
+        Some(delta).filter(|d| !d.is_empty())
     }
 
-    /// What changed since `seen`, which then becomes the present.
+    /// The status of `snap`: from `last`'s views when only session records
+    /// changed since (those that may have moved built again), else whole;
+    /// which views were built, and when the last whole build was.
+    fn build(
+        &self,
+        snap: &mut Snapshot,
+        last: Option<Built>,
+        events: &[Arc<Event>],
+    ) -> (StatusView, Rebuilt, Instant) {
+        let partial = last.and_then(|last| {
+            let mut ids = sessions_named(events)?;
+            ids.extend(family::sessions_changed(&last.state, &snap.state)?);
+            let rebuild = family::to_rebuild(&last.state, &snap.state, &ids);
+            Some((last.views, rebuild, last.whole_at))
+        });
+        match partial {
+            Some((views, rebuild, whole_at)) => {
+                self.add_live(snap, |s| rebuild.contains(&s.id));
+                let status = crate::views::status::status_reusing(snap, views, &rebuild);
+                (status, Rebuilt::Only(rebuild), whole_at)
+            }
+            None => {
+                self.add_live(snap, |_| true);
+                let status = crate::views::status::status(snap);
+                (status, Rebuilt::All, Instant::now())
+            }
+        }
+    }
+
+    /// What changed since `seen`, which then becomes the present; with the
+    /// session views, for the next build to reuse.
     fn diff(
         &self,
         seen: &mut Seen,
         events: &[Arc<Event>],
-        snap: &crate::views::Snapshot,
-        status: crate::views::status::StatusView,
-    ) -> Delta {
-        let mut delta = diff_status(seen, status);
+        snap: &Snapshot,
+        status: StatusView,
+        rebuilt: &Rebuilt,
+    ) -> (Delta, Vec<SessionView>) {
+        let (mut delta, views) = diff_status(seen, status, rebuilt);
         // One snapshot for the status and every touched plan.
         for id in self.touched_plans(events) {
             // The Zhongshu's session travels in `sessions`: not built here.
@@ -153,7 +224,7 @@ impl Launcher {
             }
         }
         delta.results = self.touched_results(events);
-        delta
+        (delta, views)
     }
 
     /// The Zhongshus with a plan that the events name.
@@ -207,11 +278,180 @@ impl Launcher {
     }
 }
 
+/// What the pages were last sent, and what the next build may reuse.
+#[derive(Default)]
+struct Sent {
+    seen: Seen,
+    /// None until a build was diffed into `seen` (and after a lag).
+    last: Option<Built>,
+}
+
+/// The last build whose delta `Sent::seen` recorded.
+struct Built {
+    /// Its session views, whose text `seen` holds.
+    views: Vec<SessionView>,
+    /// The tables it read: what changed since is found against them, and a
+    /// session removed since moves its family as it was.
+    state: State,
+    /// The cached facts' version it read.
+    facts: u64,
+    /// When every view was last built (a whole build is due every `TICK`,
+    /// however often changes come).
+    whole_at: Instant,
+}
+
+/// The sessions a wake-up's events name, when they changed session records
+/// (and results) alone; None when they changed anything else (a plan, the
+/// queue, the quota, the terminals) or carried news: a whole build.
+fn sessions_named(events: &[Arc<Event>]) -> Option<Vec<&str>> {
+    let mut ids = Vec::new();
+    for e in events {
+        match &**e {
+            Event::Committed { touched, .. } => {
+                // Each table, so that a new one is not forgotten here.
+                let Touched {
+                    sessions,
+                    plans,
+                    terminals,
+                    queue,
+                    quota,
+                    // Sent apart (`touched_results`); what the views show of
+                    // them comes with the facts.
+                    results: _,
+                    results_marked: _,
+                } = touched;
+                if !plans.is_empty() || *terminals || *queue || *quota {
+                    return None;
+                }
+                ids.extend(sessions.iter().map(String::as_str));
+            }
+            // A line of the audit log changes no table; the sessions it
+            // names are built again all the same, with their live facts.
+            Event::Audited { .. } => ids.extend(
+                ["session_id", "parent_session_id", "zhongshu_session_id"]
+                    .into_iter()
+                    .filter_map(|k| e.field(k)),
+            ),
+            Event::News { .. } => return None,
+        }
+    }
+    Some(ids)
+}
+
 #[cfg(test)]
 mod tests {
+    use super::Sent;
     use crate::config::Config;
     use crate::launcher::Launcher;
-    use crate::views::deltas::Seen;
+
+    /// Issue 71 item 1: a wake-up whose changes touched session records
+    /// (and results) alone builds again the views of what they name; one
+    /// that touched a plan, the queue, the quota or the terminals, or
+    /// carried news, builds all.
+    #[test]
+    fn only_changes_of_sessions_alone_reuse_views() {
+        use std::sync::Arc;
+
+        use crate::store::{Event, News, Touched};
+
+        let commit = |touched: Touched| Arc::new(Event::Committed { seq: 1, touched });
+        let of = |ids: &[&str]| Touched {
+            sessions: ids.iter().map(|s| s.to_string()).collect(),
+            results: vec!["a result".into()],
+            ..Touched::default()
+        };
+        let line = Arc::new(Event::audited(
+            2,
+            serde_json::json!({"event": "agent_needs_input", "session_id": "d-2"}),
+        ));
+        let events = [commit(of(&["d-1"])), line, commit(of(&["z-1"]))];
+        assert_eq!(
+            super::sessions_named(&events),
+            Some(vec!["d-1", "d-2", "z-1"])
+        );
+        let others = [
+            Touched {
+                plans: vec!["z-1".into()],
+                ..of(&["z-1"])
+            },
+            Touched {
+                queue: true,
+                ..of(&[])
+            },
+            Touched {
+                quota: true,
+                ..of(&[])
+            },
+            Touched {
+                terminals: true,
+                ..of(&[])
+            },
+        ];
+        for touched in others {
+            let events = [commit(of(&["d-1"])), commit(touched)];
+            assert_eq!(super::sessions_named(&events), None);
+        }
+        let news = News::ResultsRead {
+            parent: "z-1".into(),
+            count: 1,
+        };
+        let events = [Arc::new(Event::News { seq: 1, news })];
+        assert_eq!(super::sessions_named(&events), None);
+    }
+
+    /// A change of one planner's record reaches the page as that change
+    /// alone; its view is built again, the other planner's reused.
+    #[test]
+    fn a_change_of_one_session_is_built_again_in_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        crate::launcher::facts::tests::repo_with_a_file(&repo);
+        let config = Config::load_with_env(&repo, &Default::default()).unwrap();
+        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        let planner = |id: &str| -> crate::model::Session {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "session_kind": "zhongshu", "role": "planner", "department": null,
+                "title": "t", "model": "m", "task": "do", "pid": 1, "status": "exited",
+                "exit_code": 0, "started_at": "s", "ended_at": "e", "prompt_path": "",
+                "log_path": "", "backend": "pty",
+            }))
+            .unwrap()
+        };
+        l.ctx
+            .store
+            .update(|tx| {
+                tx.insert_session(planner("zhongshu-1"));
+                tx.insert_session(planner("zhongshu-2"));
+            })
+            .unwrap();
+        let _page = l.deltas.subscribe();
+        let mut sent = Sent::default();
+        let first = l
+            .next_delta(&mut sent, &[], false, true)
+            .expect("all of it");
+        assert_eq!(first.sessions.len(), 2);
+        // A mark on the view kept of zhongshu-1: it stays if reused.
+        let kept = &mut sent.last.as_mut().expect("kept for the next change").views;
+        let other = kept.iter_mut().find(|v| v.session.id == "zhongshu-1");
+        other.unwrap().transcript_preview = Some("reused".into());
+        let mut rx = l.ctx.store.subscribe();
+        l.ctx
+            .store
+            .update(|tx| tx.session_mut("zhongshu-2").unwrap().title = "renamed".into())
+            .unwrap();
+        let events: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let delta = l
+            .next_delta(&mut sent, &events, false, false)
+            .expect("the change");
+        assert_eq!(
+            serde_json::to_value(&delta.sessions).unwrap(),
+            serde_json::json!({"zhongshu-2": {"id": "zhongshu-2", "title": "renamed", "idle_seconds": null}})
+        );
+        let kept = serde_json::to_value(&sent.last.as_ref().unwrap().views).unwrap();
+        let whole = serde_json::to_value(l.status_view().sessions).unwrap();
+        assert_eq!(kept[0], whole[0], "zhongshu-2's view, built again");
+        assert_eq!(kept[1]["transcript_preview"], "reused", "zhongshu-1's");
+    }
 
     #[test]
     fn no_status_is_built_while_no_page_listens_and_the_first_page_gets_it_whole() {
@@ -220,19 +460,21 @@ mod tests {
         crate::launcher::facts::tests::repo_with_a_file(&repo);
         let config = Config::load_with_env(&repo, &Default::default()).unwrap();
         let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
-        let mut seen = Seen::default();
+        let mut seen = Sent::default();
         assert!(
-            l.next_delta(&mut seen, &[], false).is_none(),
+            l.next_delta(&mut seen, &[], false, false).is_none(),
             "no page listens: nothing built"
         );
         let _page = l.deltas.subscribe();
-        let first = l.next_delta(&mut seen, &[], false).expect("a page listens");
+        let first = l
+            .next_delta(&mut seen, &[], false, false)
+            .expect("a page listens");
         assert!(
             first.fields.contains_key("zhongshu_model") && first.fields.contains_key("quota"),
             "nothing was sent before: the first delta is the whole status"
         );
         assert!(
-            l.next_delta(&mut seen, &[], false).is_none(),
+            l.next_delta(&mut seen, &[], false, false).is_none(),
             "nothing changed since: no delta"
         );
     }
@@ -267,9 +509,9 @@ mod tests {
                 })
             })
             .unwrap();
-        let mut seen = Seen::default();
+        let mut seen = Sent::default();
         assert!(
-            l.next_delta(&mut seen, &[], true).is_none(),
+            l.next_delta(&mut seen, &[], true, false).is_none(),
             "no page listens: no delta"
         );
         let told: Vec<String> = l
@@ -282,7 +524,9 @@ mod tests {
         assert_eq!(told, ["quota:hold"], "derived for the notices alone");
         assert_eq!(l.notifier.waiting().version, l.ctx.store.version());
         let _page = l.deltas.subscribe();
-        let delta = l.next_delta(&mut seen, &[], true).expect("a page listens");
+        let delta = l
+            .next_delta(&mut seen, &[], true, false)
+            .expect("a page listens");
         let items = delta.fields["needs_you"].as_array().unwrap();
         assert_eq!(items.len(), 1, "{items:?}");
         assert_eq!(items[0]["kind"], "quota");

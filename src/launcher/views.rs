@@ -179,23 +179,32 @@ impl Launcher {
             // Records of older launchers carry none: their backend's.
             s.agent.capabilities = Some(crate::agents::capabilities_of(&s.agent));
         }
-        let live: HashMap<String, Live> = state
-            .sessions
-            .values()
-            .filter(|s| shown(s))
-            .filter_map(|s| Some((s.id.clone(), self.live_of(&state, s)?)))
-            .collect();
         let launcher = self.launcher_facts(&state);
-        Snapshot {
+        let mut snap = Snapshot {
             state,
             config: &self.ctx.config,
             repo: &self.ctx.repo,
             mailbox_root: self.ctx.paths.mailbox_root(),
-            live,
+            live: HashMap::new(),
             facts: self.facts.current(),
             launcher,
             at,
-        }
+        };
+        self.add_live(&mut snap, shown);
+        snap
+    }
+
+    /// Adds to `snap` the live facts of the sessions `shown` keeps (which
+    /// may be decided from its tables).
+    pub(super) fn add_live(&self, snap: &mut Snapshot, shown: impl Fn(&Session) -> bool) {
+        let state = &snap.state;
+        let live: HashMap<String, Live> = state
+            .sessions
+            .values()
+            .filter(|s| shown(s) && !snap.live.contains_key(&s.id))
+            .filter_map(|s| Some((s.id.clone(), self.live_of(state, s)?)))
+            .collect();
+        snap.live.extend(live);
     }
 
     /// What session `s`'s live agent and terminal say now; None without either.

@@ -211,7 +211,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Plan {
     pub session_id: String,
     /// Grows with every registration of this Zhongshu's plan (the first is 1),

@@ -57,7 +57,7 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Session {
     pub id: String,
     pub role: String,
@@ -96,7 +96,7 @@ pub struct Session {
 }
 
 /// The fields of one kind of session, tagged by `session_kind` in the JSON.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(tag = "session_kind", rename_all = "snake_case")]
 pub enum KindPart {
     Zhongshu(ZhongshuPart),
@@ -106,7 +106,7 @@ pub enum KindPart {
 
 /// What a reviewer session has (issue 75): the attempt it reviews, at
 /// which recorded commit, and the folder it reads that commit's tree in.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ReviewerPart {
     /// The planner of the reviewed department.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,7 +135,7 @@ pub struct ReviewerPart {
 }
 
 /// What a Zhongshu (planner) session has.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct ZhongshuPart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mailbox: Option<MailboxPaths>,
@@ -149,7 +149,7 @@ pub struct ZhongshuPart {
 
 /// What a department session has. SPEC 6: `reported_at`, `last_report_id`
 /// and `auto_close_reason` are always present (null until set).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct DepartmentPart {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_session_id: Option<String>,

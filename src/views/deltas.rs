@@ -5,11 +5,12 @@
 //! delta holds whole entities, so applying one twice, or after a newer full
 //! status, is harmless.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::session::SessionView;
 use super::status::StatusView;
 use crate::model::TaskResult;
 
@@ -71,12 +72,35 @@ pub struct Seen {
     plans: HashMap<String, String>,
 }
 
+/// Which session views of a status were built anew; the others were taken
+/// from the build whose delta `Seen` last recorded (`status_reusing`).
+#[derive(Debug)]
+pub enum Rebuilt {
+    All,
+    Only(HashSet<String>),
+}
+
+impl Rebuilt {
+    fn anew(&self, id: &str) -> bool {
+        match self {
+            Rebuilt::All => true,
+            Rebuilt::Only(ids) => ids.contains(id),
+        }
+    }
+}
+
 /// What changed in `status` since `seen`, which then becomes the present:
-/// its sessions and its other fields. Each session's view is compared as
-/// its JSON text, so one that did not change costs its serialization alone
-/// (no value tree is built, copied or compared for it); only a changed one
-/// is read into fields to say which moved.
-pub fn diff_status(seen: &mut Seen, mut status: StatusView) -> Delta {
+/// its sessions and its other fields; with the session views, handed back
+/// for the next build to reuse. Each session's view is compared as its
+/// JSON text, so one that did not change costs its serialization alone (no
+/// value tree is built, copied or compared for it); only a changed one is
+/// read into fields to say which moved. A view `rebuilt` says was reused
+/// is the one `seen` holds the text of: not serialized again.
+pub fn diff_status(
+    seen: &mut Seen,
+    mut status: StatusView,
+    rebuilt: &Rebuilt,
+) -> (Delta, Vec<SessionView>) {
     let mut delta = Delta {
         seq: status.audit_seq,
         ..Delta::default()
@@ -84,25 +108,29 @@ pub fn diff_status(seen: &mut Seen, mut status: StatusView) -> Delta {
     let sessions = std::mem::take(&mut status.sessions);
     diff_sessions(
         seen,
-        sessions.iter().map(|v| {
-            (
-                v.session.id.clone(),
-                serde_json::to_vec(v).unwrap_or_default(),
-            )
-        }),
+        sessions
+            .iter()
+            .map(|v| (v.session.id.clone(), v, !rebuilt.anew(&v.session.id))),
         &mut delta,
     );
+    diff_rest(seen, status, &mut delta);
+    (delta, sessions)
+}
+
+/// Adds to `delta` the status fields but the sessions that changed since
+/// `seen`, which then holds them.
+fn diff_rest(seen: &mut Seen, mut status: StatusView, delta: &mut Delta) {
     // The page rebuilds these from `sessions`; every delta carries the seq.
     status.zhongshu_sessions.clear();
     status.department_sessions.clear();
     status.audit_seq = 0;
     let rest = serde_json::to_vec(&status).unwrap_or_default();
     if rest == seen.rest {
-        return delta;
+        return;
     }
     seen.rest = rest;
     let Ok(Value::Object(fields)) = serde_json::to_value(status) else {
-        return delta;
+        return;
     };
     for (key, value) in fields {
         if DERIVED.contains(&key.as_str()) || seen.fields.get(&key) == Some(&value) {
@@ -111,7 +139,6 @@ pub fn diff_status(seen: &mut Seen, mut status: StatusView) -> Delta {
         seen.fields.insert(key.clone(), value.clone());
         delta.fields.insert(key, value);
     }
-    delta
 }
 
 /// Adds Zhongshu `id`'s plan view (`GET /api/zhongshu_plan` as JSON) to
@@ -135,29 +162,36 @@ fn fields_of(text: &[u8]) -> Map<String, Value> {
 
 /// Sessions whose view changed, as the fields that changed (ignoring the
 /// per-second idle time alone); new sessions whole; removed ones; and the
-/// order when it changed. `sessions` is each view's id and JSON text, in
-/// the status's order.
-fn diff_sessions(
+/// order when it changed. `sessions` is each view's id, the view, and
+/// whether it is the one `seen` holds the text of (reused from the last
+/// build: then it is not serialized again), in the status's order.
+fn diff_sessions<'a, V: Serialize + 'a>(
     seen: &mut Seen,
-    sessions: impl ExactSizeIterator<Item = (String, Vec<u8>)>,
+    sessions: impl ExactSizeIterator<Item = (String, &'a V, bool)>,
     delta: &mut Delta,
 ) {
     let mut order = Vec::with_capacity(sessions.len());
     let mut present = HashMap::with_capacity(sessions.len());
-    for (id, text) in sessions {
-        match seen.sessions.remove(&id) {
+    for (id, view, reused) in sessions {
+        let text = match seen.sessions.remove(&id) {
+            Some(before) if reused => before,
             None => {
+                let text = serde_json::to_vec(view).unwrap_or_default();
                 delta
                     .sessions
                     .insert(id.clone(), Value::Object(fields_of(&text)));
+                text
             }
-            Some(before) if before == text => {}
             Some(before) => {
-                if let Some(patch) = changed_fields(&fields_of(&before), &fields_of(&text)) {
-                    delta.sessions.insert(id.clone(), Value::Object(patch));
+                let text = serde_json::to_vec(view).unwrap_or_default();
+                if before != text {
+                    if let Some(patch) = changed_fields(&fields_of(&before), &fields_of(&text)) {
+                        delta.sessions.insert(id.clone(), Value::Object(patch));
+                    }
                 }
+                text
             }
-        }
+        };
         order.push(id.clone());
         present.insert(id, text);
     }
@@ -201,36 +235,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    /// Each session of `sessions` as the differ takes it: its id and text.
-    fn status(sessions: Value) -> std::vec::IntoIter<(String, Vec<u8>)> {
-        let texts: Vec<_> = sessions
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| {
-                (
-                    v["id"].as_str().unwrap().to_string(),
-                    v.to_string().into_bytes(),
-                )
-            })
-            .collect();
-        texts.into_iter()
+    /// Diffs `sessions` (an array of views as JSON) against `seen`; those
+    /// `reused` name are the views of the last build.
+    fn diff(seen: &mut Seen, sessions: Value, reused: &[&str]) -> Delta {
+        let mut d = Delta::default();
+        let views = sessions.as_array().unwrap();
+        let items = views.iter().map(|v| {
+            let id = v["id"].as_str().unwrap();
+            (id.to_string(), v, reused.contains(&id))
+        });
+        diff_sessions(seen, items, &mut d);
+        d
     }
 
     #[test]
     fn only_changed_sessions_are_sent_and_idle_time_alone_is_no_change() {
         let mut snap = Seen::default();
-        let mut d = Delta::default();
         let first = json!([{"id": "z-1", "state": "working", "idle_seconds": 1},
                            {"id": "d-1", "state": "working", "idle_seconds": 1}]);
-        diff_sessions(&mut snap, status(first), &mut d);
+        let d = diff(&mut snap, first, &[]);
         assert_eq!(d.sessions.len(), 2, "everything is new at first");
         assert_eq!(d.order, Some(vec!["z-1".to_string(), "d-1".to_string()]));
 
-        let mut d = Delta::default();
         let later = json!([{"id": "z-1", "state": "working", "idle_seconds": 9},
                            {"id": "d-1", "state": "reported", "idle_seconds": 1}]);
-        diff_sessions(&mut snap, status(later), &mut d);
+        let d = diff(&mut snap, later, &[]);
         assert_eq!(d.sessions.keys().collect::<Vec<_>>(), vec!["d-1"]);
         assert_eq!(
             d.sessions["d-1"],
@@ -240,18 +269,32 @@ mod tests {
         assert!(d.order.is_none(), "same sessions, same order");
         assert!(d.removed.is_empty());
 
-        let mut d = Delta::default();
-        diff_sessions(
-            &mut snap,
-            status(json!([{"id": "d-1", "state": "reported"}])),
-            &mut d,
-        );
+        let d = diff(&mut snap, json!([{"id": "d-1", "state": "reported"}]), &[]);
         assert_eq!(d.removed, vec!["z-1".to_string()]);
         assert_eq!(d.order, Some(vec!["d-1".to_string()]));
         assert!(
             d.sessions.is_empty(),
             "an idle time going away is no change"
         );
+    }
+
+    /// Issue 71 item 1: a view reused from the last build is not serialized
+    /// again, its text as last sent stands; one the last delta did not carry
+    /// is sent whole all the same.
+    #[test]
+    fn a_reused_view_keeps_its_text_and_is_no_change() {
+        let mut seen = Seen::default();
+        let first = json!([{"id": "z-1", "state": "working"}, {"id": "d-1", "state": "working"}]);
+        diff(&mut seen, first, &[]);
+        // Were z-1 serialized again, its new state would be a change.
+        let later = json!([{"id": "z-1", "state": "other"}, {"id": "d-1", "state": "reported"},
+                           {"id": "d-2", "state": "working"}]);
+        let d = diff(&mut seen, later, &["z-1", "d-2"]);
+        let mut changed: Vec<_> = d.sessions.keys().collect();
+        changed.sort();
+        assert_eq!(changed, ["d-1", "d-2"], "z-1 reused: its text stands");
+        assert_eq!(seen.sessions["z-1"], br#"{"id":"z-1","state":"working"}"#);
+        assert_eq!(d.sessions["d-2"], json!({"id": "d-2", "state": "working"}));
     }
 
     #[test]

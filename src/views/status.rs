@@ -16,6 +16,8 @@ use super::terminals::{listed_terminals, TerminalView};
 use crate::config::Department;
 use crate::model::{IngestionHealth, QueueItem, Session, SessionKind};
 
+pub mod family;
+
 /// The API version the status carries.
 pub const API_VERSION: u32 = 8;
 
@@ -184,6 +186,33 @@ pub fn status(snap: &Snapshot) -> StatusView {
     status_of(snap, |_| true, false)
 }
 
+/// `GET /api/status` after a change of session records alone (issue 71
+/// item 1): the views of the sessions `rebuild` names, and of any `before`
+/// lacks, are built again; the others are taken from `before`, the views of
+/// the previous build, whose tables differ from `snap`'s in no record those
+/// views read (`family::to_rebuild` says which may have moved). All else is
+/// derived from `snap` as [`status`] does, so the two agree but for what
+/// moves with the clock and the live agents alone in a reused view (its
+/// idle time, heartbeat, preview), as of the build it comes from until the
+/// next whole one.
+pub fn status_reusing(
+    snap: &Snapshot,
+    before: Vec<SessionView>,
+    rebuild: &std::collections::HashSet<String>,
+) -> StatusView {
+    let mut kept: std::collections::HashMap<String, SessionView> = before
+        .into_iter()
+        .filter(|v| !rebuild.contains(&v.session.id))
+        .map(|v| (v.session.id.clone(), v))
+        .collect();
+    let sessions = shown_sessions(
+        snap,
+        |_| true,
+        |s| kept.remove(&s.id).unwrap_or_else(|| session(snap, s)),
+    );
+    status_from(snap, |_| true, sessions)
+}
+
 /// The Python tool's ttyd, answered as off: terminals are the launcher's own.
 const BUILTIN_TERMINALS: Ttyd = Ttyd {
     enabled: false,
@@ -219,6 +248,16 @@ fn applied_files(sessions: &[SessionView]) -> Vec<crate::model::AppliedFile> {
     applied
 }
 
+/// The planners `shown` keeps that are done with their plan, oldest first.
+fn finished_planners(state: &crate::model::State, shown: impl Fn(&Session) -> bool) -> Vec<String> {
+    state
+        .sessions
+        .values()
+        .filter(|s| shown(s) && crate::policy::plan::planner_finished(state, s))
+        .map(|s| s.id.clone())
+        .collect()
+}
+
 /// Planners that run but do nothing now: finished, their plan at rest, or
 /// suspended.
 fn planners_at_rest(state: &crate::model::State) -> usize {
@@ -238,20 +277,41 @@ fn planners_at_rest(state: &crate::model::State) -> usize {
 /// launcher's), each as an agent's token sees it when `redacted`, and what
 /// waits for the user derived from them.
 fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool, redacted: bool) -> StatusView {
-    let state = &snap.state;
-    let sessions: Vec<SessionView> = state
+    let sessions = shown_sessions(snap, &shown, |s| {
+        let mut v = session(snap, s);
+        if redacted {
+            v.hide_from_agents();
+        }
+        v
+    });
+    status_from(snap, shown, sessions)
+}
+
+/// The views of the sessions `shown` keeps but those still launching,
+/// newest first, each as `view` makes it.
+fn shown_sessions(
+    snap: &Snapshot,
+    shown: impl Fn(&Session) -> bool,
+    view: impl FnMut(&Session) -> SessionView,
+) -> Vec<SessionView> {
+    snap.state
         .sessions
         .values()
         .rev()
         .filter(|s| shown(s) && !s.launching())
-        .map(|s| {
-            let mut v = session(snap, s);
-            if redacted {
-                v.hide_from_agents();
-            }
-            v
-        })
-        .collect();
+        .map(view)
+        .collect()
+}
+
+/// The status around the session views `sessions`: the counts (the
+/// launcher's), the lists, the quota and what waits for the user, derived
+/// from `snap` and them.
+fn status_from(
+    snap: &Snapshot,
+    shown: impl Fn(&Session) -> bool,
+    sessions: Vec<SessionView>,
+) -> StatusView {
+    let state = &snap.state;
     let pick = |kind: SessionKind| -> Vec<SessionView> {
         sessions
             .iter()
@@ -260,12 +320,7 @@ fn status_of(snap: &Snapshot, shown: impl Fn(&Session) -> bool, redacted: bool) 
             .collect()
     };
     let (active_zhongshu, active_departments) = active_counts(state);
-    let finished_planners: Vec<String> = state
-        .sessions
-        .values()
-        .filter(|s| shown(s) && crate::policy::plan::planner_finished(state, s))
-        .map(|s| s.id.clone())
-        .collect();
+    let finished_planners = finished_planners(state, shown);
     let applied_files = applied_files(&sessions);
     let quota = quota(snap);
     let needs_you = super::needs_you::needs_you(&super::needs_you::Inputs {
@@ -716,6 +771,110 @@ mod tests {
             mine["quota"]["model_switch"]["sessions"],
             json!(["zhongshu-1"])
         );
+    }
+
+    /// Issue 71 item 1: after a change of session records alone, the status
+    /// built from the last build's views, those of the changed sessions'
+    /// families built again, is the whole build's, field for field (at one
+    /// moment: nothing here moves with the clock); built again the changed
+    /// session alone, it would not be.
+    #[test]
+    fn a_status_built_again_in_part_is_the_whole_status() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config::load_with_env(dir.path(), &Default::default()).unwrap();
+        let gone = dir.path().join("gone");
+        let at = Moment::now();
+        let snap_at = |state: State| {
+            let mut snap = snapshot(state, &config, &gone);
+            snap.at = at;
+            snap
+        };
+        let first = with_another_group(state(&gone), &gone);
+        let same = |before: &Snapshot, now: &Snapshot, last: Vec<SessionView>| {
+            let ids = family::sessions_changed(&before.state, &now.state).expect("sessions alone");
+            let rebuild = family::to_rebuild(&before.state, &now.state, &ids);
+            let whole = serde_json::to_value(status(now)).unwrap();
+            let partial = serde_json::to_value(status_reusing(now, last, &rebuild)).unwrap();
+            let views = |v: &Value| v["sessions"].as_array().unwrap().clone();
+            for (p, w) in views(&partial).iter().zip(&views(&whole)) {
+                assert_eq!(p, w, "{}'s view", w["id"]);
+            }
+            assert_eq!(partial, whole);
+            rebuild
+        };
+        // zhilibu-2 ends: its planner's view moves (its departments'
+        // standing), and so does every planner's with a plan, one slot fewer
+        // taken (`plan_auto_dispatch`).
+        let before = snap_at(first.clone());
+        let last = status(&before).sessions;
+        let mut changed = first.clone();
+        let d = changed.sessions.get_mut("zhilibu-2").unwrap();
+        d.status = crate::model::SessionStatus::Exited;
+        d.agent.parked = None;
+        let now = snap_at(changed.clone());
+        let rebuild = same(&before, &now, last.clone());
+        let want = ["zhongshu-1", "zhongshu-2", "zhilibu-2"];
+        assert_eq!(rebuild, want.iter().map(|s| s.to_string()).collect());
+        let alone = std::collections::HashSet::from(["zhilibu-2".to_string()]);
+        assert_ne!(
+            serde_json::to_value(status_reusing(&now, last, &alone)).unwrap(),
+            serde_json::to_value(status(&now)).unwrap(),
+            "its planner's view moved with it"
+        );
+        // lingyubu-1 is removed: its planner no longer lists it.
+        let before = now;
+        let last = status(&before).sessions;
+        changed.sessions.shift_remove("lingyubu-1");
+        let rebuild = same(&before, &snap_at(changed), last);
+        assert_eq!(rebuild.len(), 2, "{rebuild:?}");
+        // Any session removed, started or ended, or asking something.
+        let before = snap_at(first.clone());
+        let last = status(&before).sessions;
+        for id in first.sessions.keys() {
+            for change in 0..3 {
+                let mut changed = first.clone();
+                let s = changed.sessions.get_mut(id).unwrap();
+                match change {
+                    0 => {
+                        s.agent.attention = Some(crate::model::Attention {
+                            kind: crate::model::AttentionKind::Input,
+                            text: "which branch?".into(),
+                        })
+                    }
+                    1 if s.is_running() => s.status = crate::model::SessionStatus::Exited,
+                    1 => s.status = crate::model::SessionStatus::Running,
+                    _ => drop(changed.sessions.shift_remove(id)),
+                }
+                same(&before, &snap_at(changed), last.clone());
+            }
+        }
+    }
+
+    /// A change of anything but session records builds every view again.
+    #[test]
+    fn a_change_of_a_plan_the_queue_or_the_quota_is_no_change_of_sessions_alone() {
+        let gone = Path::new("/nowhere");
+        let before = state(gone);
+        let mut plan = before.clone();
+        plan.plans.get_mut("zhongshu-1").unwrap().revision = 2;
+        let mut queue = before.clone();
+        queue.queue.push(
+            serde_json::from_value(json!({
+                "id": "q-1", "parent_session_id": "zhongshu-1", "department": "lingyubu",
+                "task": "t", "model": "m", "queued_at": "t", "status": "queued",
+            }))
+            .unwrap(),
+        );
+        let mut quota = before.clone();
+        quota.quota.hold = Some(crate::model::Hold {
+            reason: crate::model::HoldReason::Reserve,
+            until: None,
+            text: "held".into(),
+        });
+        for now in [plan, queue, quota] {
+            assert!(family::sessions_changed(&before, &now).is_none());
+        }
+        assert_eq!(family::sessions_changed(&before, &before), Some(vec![]));
     }
 
     /// Issue 49 item 9: a planner whose plan finished and of which nothing
