@@ -11,9 +11,9 @@
 //! one session. So when only session records changed since the last build
 //! the pages were sent, only the views of those sessions' families are built
 //! again (`views::status::family` says which views a session's record can
-//! move, and why), the others are reused with their text as last sent, and
-//! the rest of the status (counts, Needs you, quota…) is derived again
-//! whole. Anything else (a plan, the queue, the quota, the terminals, the
+//! move, and why), the others are reused with their text as last sent (and
+//! so is a view built again that came out as it was), and the rest of the
+//! status (counts, Needs you, quota…) is derived again whole. Anything else (a plan, the queue, the quota, the terminals, the
 //! cached facts, news, a lag, the first build) builds every view, and so
 //! does the tick: what moves with the clock or the live agents alone (idle
 //! times, heartbeats, previews) in a reused view lags until the next whole
@@ -173,7 +173,8 @@ impl Launcher {
 
     /// The status of `snap`: from `last`'s views when only session records
     /// changed since (those that may have moved built again), else whole;
-    /// which views were built, and when the last whole build was.
+    /// which views may differ from those `seen` holds the text of, and when
+    /// the last whole build was.
     fn build(
         &self,
         snap: &mut Snapshot,
@@ -189,8 +190,8 @@ impl Launcher {
         match partial {
             Some((views, rebuild, whole_at)) => {
                 self.add_live(snap, |s| rebuild.contains(&s.id));
-                let status = crate::views::status::status_reusing(snap, views, &rebuild);
-                (status, Rebuilt::Only(rebuild), whole_at)
+                let (status, changed) = crate::views::status::status_reusing(snap, views, &rebuild);
+                (status, Rebuilt::Only(changed), whole_at)
             }
             None => {
                 self.add_live(snap, |_| true);

@@ -10,7 +10,7 @@ use super::{Assignment, AssignmentStatus, Plan, PlanStatus, QueueItem, QueueStat
 /// `auto_dispatch` of a registered plan (the Python tool's): what this plan
 /// started and what of it waits in the queue; a plan that waits for the
 /// user's confirmation has started nothing.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
 pub struct AutoDispatch {
     pub started: Vec<String>,
     pub queued_count: usize,

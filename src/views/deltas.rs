@@ -72,8 +72,9 @@ pub struct Seen {
     plans: HashMap<String, String>,
 }
 
-/// Which session views of a status were built anew; the others were taken
-/// from the build whose delta `Seen` last recorded (`status_reusing`).
+/// Which session views of a status may differ from the last build's, whose
+/// delta `Seen` recorded; the others are that build's (`status_reusing`
+/// reused them, or built them again alike).
 #[derive(Debug)]
 pub enum Rebuilt {
     All,
@@ -81,7 +82,7 @@ pub enum Rebuilt {
 }
 
 impl Rebuilt {
-    fn anew(&self, id: &str) -> bool {
+    fn may_differ(&self, id: &str) -> bool {
         match self {
             Rebuilt::All => true,
             Rebuilt::Only(ids) => ids.contains(id),
@@ -94,8 +95,8 @@ impl Rebuilt {
 /// for the next build to reuse. Each session's view is compared as its
 /// JSON text, so one that did not change costs its serialization alone (no
 /// value tree is built, copied or compared for it); only a changed one is
-/// read into fields to say which moved. A view `rebuilt` says was reused
-/// is the one `seen` holds the text of: not serialized again.
+/// read into fields to say which moved. A view `rebuilt` does not name is
+/// the last build's, whose text `seen` holds: not serialized again.
 pub fn diff_status(
     seen: &mut Seen,
     mut status: StatusView,
@@ -110,7 +111,7 @@ pub fn diff_status(
         seen,
         sessions
             .iter()
-            .map(|v| (v.session.id.clone(), v, !rebuilt.anew(&v.session.id))),
+            .map(|v| (v.session.id.clone(), v, !rebuilt.may_differ(&v.session.id))),
         &mut delta,
     );
     diff_rest(seen, status, &mut delta);

@@ -8,7 +8,7 @@ use super::snapshot::Snapshot;
 use crate::model::{AppliedFile, Session, State, WorkspaceState};
 
 /// What a Zhongshu's view adds (its `plan_status` is the plan's, set on the record).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ZhongshuFields {
     pub child_department_ids: Vec<String>,
     pub unread_result_count: usize,

@@ -16,7 +16,7 @@ use crate::model::{
 };
 
 /// One session as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SessionView {
     /// The record; its agent's `capabilities` say what its backend can do
     /// (a conversation to show, a terminal on demand), as recorded at its start.
@@ -112,7 +112,7 @@ pub struct SessionView {
 }
 
 /// The latest reviewer of a department's work, and what it found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SecondOpinionView {
     pub reviewer: String,
     /// Its agent (a department key).
@@ -150,7 +150,7 @@ fn second_opinion(state: &crate::model::State, s: &Session) -> Option<SecondOpin
 }
 
 /// A planner that ended a turn without registering a plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct AwaitsReply {
     /// The turn it ended (an item per turn: a new turn is a new question).
     pub turn: u32,
@@ -159,7 +159,7 @@ pub struct AwaitsReply {
 }
 
 /// A report's request for the developer's confirmation.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ConfirmationView {
     pub report_id: String,
     pub question: String,

@@ -3,7 +3,7 @@
 //! agents, the quota), and the part of it an agent's token may see. Where
 //! the Python tool named a field differently, both names are present.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -194,23 +194,34 @@ pub fn status(snap: &Snapshot) -> StatusView {
 /// derived from `snap` as [`status`] does, so the two agree but for what
 /// moves with the clock and the live agents alone in a reused view (its
 /// idle time, heartbeat, preview), as of the build it comes from until the
-/// next whole one.
+/// next whole one. With the status, the sessions whose view differs from
+/// `before`'s (built again and changed, or new): the others need no
+/// serializing to be compared.
 pub fn status_reusing(
     snap: &Snapshot,
     before: Vec<SessionView>,
-    rebuild: &std::collections::HashSet<String>,
-) -> StatusView {
-    let mut kept: std::collections::HashMap<String, SessionView> = before
+    rebuild: &HashSet<String>,
+) -> (StatusView, HashSet<String>) {
+    let mut kept: HashMap<String, SessionView> = before
         .into_iter()
-        .filter(|v| !rebuild.contains(&v.session.id))
         .map(|v| (v.session.id.clone(), v))
         .collect();
+    let mut changed = HashSet::new();
     let sessions = shown_sessions(
         snap,
         |_| true,
-        |s| kept.remove(&s.id).unwrap_or_else(|| session(snap, s)),
+        |s| match kept.remove(&s.id) {
+            Some(v) if !rebuild.contains(&s.id) => v,
+            was => {
+                let v = session(snap, s);
+                if was.as_ref() != Some(&v) {
+                    changed.insert(s.id.clone());
+                }
+                v
+            }
+        },
     );
-    status_from(snap, |_| true, sessions)
+    (status_from(snap, |_| true, sessions), changed)
 }
 
 /// The Python tool's ttyd, answered as off: terminals are the launcher's own.
@@ -794,13 +805,15 @@ mod tests {
             let ids = family::sessions_changed(&before.state, &now.state).expect("sessions alone");
             let rebuild = family::to_rebuild(&before.state, &now.state, &ids);
             let whole = serde_json::to_value(status(now)).unwrap();
-            let partial = serde_json::to_value(status_reusing(now, last, &rebuild)).unwrap();
+            let (partial, changed) = status_reusing(now, last, &rebuild);
+            assert!(changed.is_subset(&rebuild), "{changed:?}");
+            let partial = serde_json::to_value(partial).unwrap();
             let views = |v: &Value| v["sessions"].as_array().unwrap().clone();
             for (p, w) in views(&partial).iter().zip(&views(&whole)) {
                 assert_eq!(p, w, "{}'s view", w["id"]);
             }
             assert_eq!(partial, whole);
-            rebuild
+            (rebuild, changed)
         };
         // zhilibu-2 ends: its planner's view moves (its departments'
         // standing), and so does every planner's with a plan, one slot fewer
@@ -812,12 +825,13 @@ mod tests {
         d.status = crate::model::SessionStatus::Exited;
         d.agent.parked = None;
         let now = snap_at(changed.clone());
-        let rebuild = same(&before, &now, last.clone());
+        let (rebuild, moved) = same(&before, &now, last.clone());
         let want = ["zhongshu-1", "zhongshu-2", "zhilibu-2"];
         assert_eq!(rebuild, want.iter().map(|s| s.to_string()).collect());
-        let alone = std::collections::HashSet::from(["zhilibu-2".to_string()]);
+        assert_eq!(moved, rebuild, "each of them moved");
+        let alone = HashSet::from(["zhilibu-2".to_string()]);
         assert_ne!(
-            serde_json::to_value(status_reusing(&now, last, &alone)).unwrap(),
+            serde_json::to_value(status_reusing(&now, last, &alone).0).unwrap(),
             serde_json::to_value(status(&now)).unwrap(),
             "its planner's view moved with it"
         );
@@ -825,8 +839,10 @@ mod tests {
         let before = now;
         let last = status(&before).sessions;
         changed.sessions.shift_remove("lingyubu-1");
-        let rebuild = same(&before, &snap_at(changed), last);
+        let (rebuild, moved) = same(&before, &snap_at(changed), last);
         assert_eq!(rebuild.len(), 2, "{rebuild:?}");
+        let planner = HashSet::from(["zhongshu-1".to_string()]);
+        assert_eq!(moved, planner, "the removed one is shown no more");
         // Any session removed, started or ended, or asking something.
         let before = snap_at(first.clone());
         let last = status(&before).sessions;
