@@ -202,6 +202,21 @@ pub struct Config {
     pub text: String,
 }
 
+/// One setting a repository's file makes that needs the user's say-so
+/// (each part of the configuration names its own; `trust` gathers them).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TrustAsk {
+    /// `launcher.<key>`.
+    pub key: String,
+    /// What it sets, as written.
+    pub value: String,
+    /// What it means, in a few words.
+    pub meaning: String,
+}
+
+/// The `file` of a [`ConfigError`] that an environment variable caused.
+pub const ENVIRONMENT: &str = "the environment";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read: {source}")]

@@ -88,7 +88,7 @@ pub(super) fn backend_error(file: &str, e: SettingsError) -> ConfigError {
             message,
         },
         SettingsError::Env { name, message } => ConfigError::Invalid {
-            file: super::plain_errors::ENVIRONMENT.into(),
+            file: super::ENVIRONMENT.into(),
             key: name.into(),
             message,
         },
@@ -104,7 +104,7 @@ fn network(
     Ok(match env.get("CODEX_GOVERNANCE_AGENT_NETWORK") {
         Some(v) => switch(&serde_yaml_ng::Value::String(v.clone())).ok_or_else(|| {
             ConfigError::Invalid {
-                file: super::plain_errors::ENVIRONMENT.into(),
+                file: super::ENVIRONMENT.into(),
                 key: "CODEX_GOVERNANCE_AGENT_NETWORK".into(),
                 message: crate::suggest::one_of(v, &["on", "off"]),
             }

@@ -92,11 +92,11 @@ pub(super) fn resolve(
 
 /// What the departments' own agents set that needs the user's trust:
 /// `(departments.<key>.<word>, value, meaning)`.
-pub(super) fn trust_asks(departments: &[Department]) -> Vec<super::trust::TrustAsk> {
+pub(super) fn trust_asks(departments: &[Department]) -> Vec<super::TrustAsk> {
     let mut asks = Vec::new();
     for d in departments {
         let mut ask = |word: &str, value: String, meaning: &str| {
-            asks.push(super::trust::TrustAsk {
+            asks.push(super::TrustAsk {
                 key: format!("departments.{}.{word}", d.key),
                 value,
                 meaning: meaning.to_string(),

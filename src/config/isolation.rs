@@ -161,7 +161,7 @@ pub fn resolve(file: &str, words: FileWords, env: &Env) -> Result<IsolationSetti
     let word = |env_name: &str, key: &str, from_file: Option<String>| match env.get(env_name) {
         Some(v) => Some((
             v.clone(),
-            super::plain_errors::ENVIRONMENT.to_string(),
+            super::ENVIRONMENT.to_string(),
             env_name.to_string(),
         )),
         None => from_file.map(|v| (v, file.to_string(), format!("launcher.{key}"))),

@@ -150,12 +150,12 @@ pub fn trust_asks(w: &FileLanding) -> Vec<(&'static str, String, &'static str)> 
 /// What departments' own `landing.verify` lists set that needs the user's
 /// say-so: a list runs commands, and `[]` lets the work land unverified
 /// whatever `launcher.landing` says.
-pub fn department_trust_asks(departments: &[super::Department]) -> Vec<super::trust::TrustAsk> {
+pub fn department_trust_asks(departments: &[super::Department]) -> Vec<super::TrustAsk> {
     departments
         .iter()
         .filter_map(|d| {
             let lines = d.landing_verify.as_ref()?;
-            Some(super::trust::TrustAsk {
+            Some(super::TrustAsk {
                 key: format!("departments.{}.landing.verify", d.key),
                 value: serde_json::to_string(lines).unwrap_or_default(),
                 meaning: if lines.is_empty() {

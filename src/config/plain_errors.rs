@@ -1,7 +1,7 @@
 //! Configuration errors in plain words: one key path, the expected kind said
 //! as a person would ("a whole number"), and a did-you-mean for unknown keys.
 
-use super::ConfigError;
+use super::{ConfigError, ENVIRONMENT};
 use crate::agents::BackendWords;
 
 /// Keys the launcher reads, by section, for did-you-mean (the backends'
@@ -119,9 +119,6 @@ pub fn at_line(e: ConfigError, text: &str) -> ConfigError {
         other => other,
     }
 }
-
-/// How errors about an environment variable name their source.
-pub const ENVIRONMENT: &str = "the environment";
 
 /// Whether `path` (as serde names it) is a backend's own `launcher:` key.
 pub fn is_backend_key(path: &str) -> bool {

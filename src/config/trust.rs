@@ -14,16 +14,7 @@ use super::FileLauncher;
 use crate::agents::settings::Risk;
 use crate::agents::BackendWords;
 
-/// One setting the file makes that needs the user's say-so.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct TrustAsk {
-    /// `launcher.<key>`.
-    pub key: String,
-    /// What it sets, as written.
-    pub value: String,
-    /// What it means, in a few words.
-    pub meaning: String,
-}
+pub use super::TrustAsk;
 
 /// The file's settings that need trust, and the file's hash.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
