@@ -8,7 +8,7 @@ use serde_json::json;
 use super::parts::{Action, Call, Does, Hold, Part};
 use super::words::{last_seen, plural, title};
 use super::{Inputs, NeedView};
-use crate::model::{AppliedFile, CheckVerdict};
+use crate::model::{AppliedFile, CheckVerdict, PullRequest, Session};
 use crate::policy::needs_you as rules;
 use crate::views::session::SessionView;
 
@@ -138,20 +138,15 @@ fn pull_request_failed(inputs: &Inputs, v: &SessionView) -> Option<NeedView> {
         .map(|c| c.name.as_str())
         .collect();
     let first = failing.first().copied().unwrap_or("its check");
-    let send_back = Call::one(
+    let send_back = send_back(
+        s,
         "/api/send_back_failure",
-        json!({"session_id": s.id}),
-        s.id.clone(),
-    )
-    .done(format!("Sent {} back with the failure of {first}.", s.id))
-    .hold(Hold::Nothing);
-    let mut item = NeedView::new(
-        format!("pr-failed:{}", s.id),
-        "pull-request",
-        pr.checked_at
-            .as_deref()
-            .or(s.ended_at.as_deref())
-            .unwrap_or(&s.started_at),
+        format!("Sent {} back with the failure of {first}.", s.id),
+    );
+    let mut item = pull_request_item(
+        s,
+        pr,
+        "pr-failed",
         format!(
             "{}: CI failed on its pull request #{} ({})",
             title(s),
@@ -212,20 +207,15 @@ fn pull_request_review(v: &SessionView) -> Option<NeedView> {
         .collect();
     authors.sort_unstable();
     authors.dedup();
-    let send_back = Call::one(
+    let send_back = send_back(
+        s,
         "/api/send_back_review",
-        json!({"session_id": s.id}),
-        s.id.clone(),
-    )
-    .done(format!("Sent {} back with the review.", s.id))
-    .hold(Hold::Nothing);
-    let mut item = NeedView::new(
-        format!("pr-review:{}", s.id),
-        "pull-request",
-        pr.checked_at
-            .as_deref()
-            .or(s.ended_at.as_deref())
-            .unwrap_or(&s.started_at),
+        format!("Sent {} back with the review.", s.id),
+    );
+    let mut item = pull_request_item(
+        s,
+        pr,
+        "pr-review",
         format!(
             "{}: a review on its pull request #{} asks for changes ({n} note{} by {})",
             title(s),
@@ -264,4 +254,21 @@ fn pull_request_review(v: &SessionView) -> Option<NeedView> {
         Action::show(&s.id),
     ];
     Some(item)
+}
+
+/// A pull request's item, keyed `<kind>:<session>`, dated by its last check.
+fn pull_request_item(s: &Session, pr: &PullRequest, kind: &str, text: String) -> NeedView {
+    let at = pr
+        .checked_at
+        .as_deref()
+        .or(s.ended_at.as_deref())
+        .unwrap_or(&s.started_at);
+    NeedView::new(format!("{kind}:{}", s.id), "pull-request", at, text)
+}
+
+/// Sends `s` back through `route` with what its pull request brought.
+fn send_back(s: &Session, route: &'static str, done: String) -> Call {
+    Call::one(route, json!({"session_id": s.id}), s.id.clone())
+        .done(done)
+        .hold(Hold::Nothing)
 }
