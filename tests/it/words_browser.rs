@@ -63,7 +63,10 @@ async fn the_page_speaks_plainly_and_keeps_the_users_read_state() {
     launcher.stop().await;
 }
 
-/// The queue held (by the reserve) with one department queued in it.
+/// The queue held (by the reserve) with one department queued in it. The
+/// account's window says 97 % so the launcher's own settling of the hold
+/// keeps it (a hold alone it lifts on its next pass, maybe before the page
+/// shows it).
 fn hold_a_queue_of_one(launcher: &InProcess, z: &str) {
     let queued = serde_json::from_value(json!({
         "id": "q-held", "parent_session_id": z, "department": "lingyubu", "task": "wait",
@@ -75,6 +78,11 @@ fn hold_a_queue_of_one(launcher: &InProcess, z: &str) {
         .ctx
         .store
         .update(|tx| {
+            tx.quota_mut().account.primary = Some(codex_governance::model::QuotaWindow {
+                used_percent: 97.0,
+                window_minutes: Some(300),
+                resets_at: Some(chrono::Utc::now().timestamp() + 3600),
+            });
             tx.quota_mut().hold = Some(codex_governance::model::Hold {
                 reason: codex_governance::model::HoldReason::Reserve,
                 until: None,
