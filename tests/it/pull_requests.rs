@@ -507,6 +507,8 @@ async fn the_launcher_waits_for_the_rate_limits_reset(w: &World) {
 }
 
 /// A `git daemon` serving `root` on loopback, pushes enabled; killed on drop.
+/// Started as `git-daemon` itself: `git daemon` runs it as a child, which
+/// killing `git` would leave running.
 struct Daemon(std::process::Child, u16);
 
 impl Daemon {
@@ -515,13 +517,13 @@ impl Daemon {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         };
-        let child = std::process::Command::new("git")
-            .args([
-                "daemon",
-                "--reuseaddr",
-                "--export-all",
-                "--enable=receive-pack",
-            ])
+        let exec_path = std::process::Command::new("git")
+            .arg("--exec-path")
+            .output()
+            .expect("git --exec-path");
+        let exec_path = String::from_utf8(exec_path.stdout).unwrap();
+        let child = std::process::Command::new(Path::new(exec_path.trim()).join("git-daemon"))
+            .args(["--reuseaddr", "--export-all", "--enable=receive-pack"])
             .arg("--listen=127.0.0.1")
             .arg(format!("--port={port}"))
             .arg(format!("--base-path={}", root.display()))
