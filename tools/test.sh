@@ -153,13 +153,14 @@ if ! cargo-zigbuild --version 2>/dev/null | grep -q " $CARGO_ZIGBUILD_VERSION"; 
 fi
 mac_log="target/macos-lane.log"
 win_log="target/windows-lane.log"
+bench_log="target/benches-quick.log"
 mkdir -p target
 run_start=$SECONDS
 # In a process group of its own, so that a lane failing before the end
 # stops it with everything it started. Its own session is also a
 # scheduling group of its own where the kernel groups by session
 # (autogroup), so it takes about half the cores whatever its nice while the
-# Windows lane builds, and is done before the Linux tests start (beside
+# Linux and Windows lanes build, and is done before the Linux tests start (beside
 # them at nice 19 in their group it slowed them from 487 s to 717 s: their
 # git, fsync and agents' starts wait on its disk and memory, not only on
 # its cores).
@@ -176,8 +177,39 @@ START="$(date +%s)" CARGO_TARGET_DIR=target/macos MAC_TARGETS="$mac_targets" set
     echo "macOS lane done after $(($(date +%s) - START)) s"' >"$mac_log" 2>&1 &
 mac_pid=$!
 win_pid=""
+bench_pid=""
 trap 'kill ${sweeper:-} 2>/dev/null || true; kill -- -"$mac_pid" 2>/dev/null || true
-      [ -z "$win_pid" ] || kill -- -"$win_pid" 2>/dev/null || true' EXIT
+      [ -z "$win_pid" ] || kill -- -"$win_pid" 2>/dev/null || true
+      [ -z "$bench_pid" ] || kill -- -"$bench_pid" 2>/dev/null || true' EXIT
+
+# Linux first: the fake agent, then every executable the Linux tiers run,
+# in one build (the benchmarks, the library's and binary's unit tests, the
+# integration tests; `cargo test` below builds nothing more).
+lane_start=$SECONDS
+cargo test -p fake-agent
+# The integration tests start from this build of the fake agent (the command
+# tests/it/common/launcher.rs runs): made here, it is not compiled while the
+# first tests wait on it (15 s on 2 cores).
+cargo build -p fake-agent
+bench_exes="$(cargo test --no-run --all-targets --message-format=json-render-diagnostics |
+    grep '"kind":\["bench"\]' | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)"
+[ -n "$bench_exes" ] || { echo "tools/test.sh: the Linux build named no benchmark"; exit 1; }
+echo "tools/test.sh: Linux build ok in $((SECONDS - lane_start)) s"
+
+# Every benchmark once, small (`--quick`: its figures mean nothing, only a
+# crash fails), in the test profile, which shares this run's build (the bench
+# profile would compile everything again in release). They wait on agents
+# and processes more than they compute (100 s using a quarter of the
+# machine, in line they left it idle), so they run beside the Windows build,
+# in a session (and scheduling group) of their own; started here, not by
+# cargo, they hold no lock on the target folder that the Windows build needs.
+START="$(date +%s)" BENCH_EXES="$bench_exes" setsid sh -c '
+    for exe in $BENCH_EXES; do
+        echo "== $exe"
+        "$exe" --quick || exit 1
+    done
+    echo "benchmarks done after $(($(date +%s) - START)) s"' >"$bench_log" 2>&1 &
+bench_pid=$!
 
 # Windows: the Windows lane builds the .exe and its tests and runs the tests
 # that matter there under Wine (tools/wine-runner.sh, the Cargo runner that
@@ -185,13 +217,12 @@ trap 'kill ${sweeper:-} 2>/dev/null || true; kill -- -"$mac_pid" 2>/dev/null || 
 # ours). A test Wine cannot run says why in its `ignore` reason. Clippy for
 # Windows (`cargo clippy --lib --bins --target x86_64-pc-windows-gnu -- -D
 # warnings`) is part of the check before a commit, not of this run (it
-# checked every dependency a second time). The build stays first and in
-# this target folder (its host build scripts and macros shared with the
-# Linux build; in a folder of its own beside the Linux build it took
-# longer). Its tests then run under Wine beside the Linux build and tests:
-# this script runs their executables itself (the runner would wait for the
-# target folder's lock that the Linux cargo holds), 101 s that no longer
-# wait in line.
+# checked every dependency a second time). The build is in this target
+# folder (its host build scripts and macros shared with the Linux build; in
+# a folder of its own beside the Linux build it took longer). Its tests
+# then run under Wine beside the Linux tests: this script runs their
+# executables itself (the runner would wait for the target folder's lock
+# that the Linux cargo holds).
 rustup target list --installed | grep -qx x86_64-pc-windows-gnu || rustup target add x86_64-pc-windows-gnu
 lane_start=$SECONDS
 cargo test --target x86_64-pc-windows-gnu -p fake-agent
@@ -205,7 +236,7 @@ win_exes="$(cargo test --no-run --target x86_64-pc-windows-gnu --lib --test it \
     --message-format=json-render-diagnostics | grep -E '"profile":\{[^}]*"test":true\}' |
     grep -o '"executable":"[^"]*"' | cut -d'"' -f4)"
 [ -n "$win_exes" ] || { echo "tools/test.sh: the Windows build named no test executable"; exit 1; }
-echo "tools/test.sh: Windows build ok in $((SECONDS - lane_start)) s; its tests run under Wine beside the Linux lane (log: $win_log)"
+echo "tools/test.sh: Windows build ok in $((SECONDS - lane_start)) s; its tests run under Wine beside the Linux tests (log: $win_log)"
 START="$(date +%s)" WIN_EXES="$win_exes" CODEX_GOVERNANCE_WINE_AGENT_BUILT=1 setsid sh -c '
     for exe in $WIN_EXES; do
         echo "== $exe"
@@ -214,18 +245,18 @@ START="$(date +%s)" WIN_EXES="$win_exes" CODEX_GOVERNANCE_WINE_AGENT_BUILT=1 set
     echo "Windows tests done after $(($(date +%s) - START)) s"' >"$win_log" 2>&1 &
 win_pid=$!
 
-cargo test -p fake-agent
-# The integration tests start from this build of the fake agent (the command
-# tests/it/common/launcher.rs runs): made here, it is not compiled while the
-# first tests wait on it (15 s on 2 cores).
-cargo build -p fake-agent
-# Every benchmark once, small (`--quick`: its figures mean nothing, only a
-# crash fails), in the test profile, which shares this run's build (the bench
-# profile would compile everything again in release). `--benches` would take
-# the library's unit tests along, so each bench is named.
-benches=()
-for b in benches/*.rs; do benches+=(--bench "$(basename "$b" .rs)"); done
-cargo test "${benches[@]}" -- --quick
+set +e
+wait "$bench_pid"
+bench=$?
+set -e
+bench_pid=""
+if [ "$bench" -ne 0 ]; then
+    tail -n 60 "$bench_log"
+    echo "tools/test.sh: a benchmark FAILED in its quick run (rc=$bench): see $bench_log"
+    exit 1
+fi
+tail -n 1 "$bench_log"
+
 # Most integration tests wait on agents, git and browsers rather than compute:
 # at the default of one test per core (2 here) the run used 0.7 of a core for
 # 630 s; at four it used 1.1 and took 410 s. Races that two at a time hid were

@@ -1,6 +1,6 @@
-//! `--quick`: every bench once and small, so CI (`tools/test.sh` runs
-//! `cargo test --benches -- --quick`) sees a bench that no longer runs the
-//! day it breaks. Quick figures mean nothing: only a crash fails.
+//! `--quick`: every bench once and small, so CI (`tools/test.sh` runs each
+//! bench executable of the tests' build with `--quick`) sees a bench that no
+//! longer runs the day it breaks. Quick figures mean nothing: only a crash fails.
 
 #![allow(dead_code)]
 
