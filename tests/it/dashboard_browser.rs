@@ -749,14 +749,26 @@ impl Steps<'_> {
     async fn let_every_department_run(&self) {
         let d = self.d;
         self.scene.release("ALL");
-        self.api
-            .wait_status("every department to finish", |s| {
-                let ds = support::departments(s);
-                s["queue"].as_array().is_some_and(|q| q.is_empty())
-                    && ds.len() == 5
-                    && ds.iter().all(|d| d["status"] == "exited")
-            })
-            .await;
+        // Five departments through two slots, each with its worktree and
+        // review: a busy machine takes longer than one patience for that.
+        support::wait_showing(
+            "every department to finish",
+            support::PATIENCE * 3,
+            || async {
+                let s = self.api.status().await;
+                let ds = support::departments(&s);
+                let queue = s["queue"].as_array().map_or(0, |q| q.len());
+                let states: Vec<String> = ds
+                    .iter()
+                    .map(|d| format!("{} {}", d["id"], d["status"]))
+                    .collect();
+                match queue == 0 && ds.len() == 5 && ds.iter().all(|d| d["status"] == "exited") {
+                    true => Ok(()),
+                    false => Err(format!("{queue} queued; {}", states.join(", "))),
+                }
+            },
+        )
+        .await;
         d.wait_count("an empty queue at the end", "#queue .queue-item", 0)
             .await;
         d.wait(

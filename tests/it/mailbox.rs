@@ -1028,7 +1028,8 @@ async fn a_silent_exit_gets_a_fallback_which_a_real_report_replaces() {
     .await;
     let fb = wait_result_of(api, &z, "fallback", &d).await;
     a_fallback_says_there_was_no_report(api, &repo, &mb, (&z, &d), &fb, task).await;
-    // Read it.
+    // Read them: d2's fallback comes a moment after d's (each 2 s after its exit).
+    wait_result_of(api, &z, "fallback of d2", &d2).await;
     let read_inbox = api.get_ok(&format!("/api/zhongshu_inbox?id={z}")).await;
     assert_eq!(read_inbox["unread_count"], json!(0), "{read_inbox}");
     a_late_real_report_replaces_the_fallback(api, &repo, &mb, (&z, &d), task).await;
