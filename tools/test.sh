@@ -182,8 +182,8 @@ trap 'kill ${sweeper:-} 2>/dev/null || true; kill -- -"$mac_pid" 2>/dev/null || 
       [ -z "$win_pid" ] || kill -- -"$win_pid" 2>/dev/null || true
       [ -z "$bench_pid" ] || kill -- -"$bench_pid" 2>/dev/null || true' EXIT
 
-# Linux first: the fake agent, the benchmarks, then every other executable
-# the Linux tiers run (the library's and binary's unit tests, the
+# Linux first: the fake agent, then every executable the Linux tiers run,
+# in one build (the benchmarks, the library's and binary's unit tests, the
 # integration tests; `cargo test` below builds nothing more).
 lane_start=$SECONDS
 cargo test -p fake-agent
@@ -191,17 +191,21 @@ cargo test -p fake-agent
 # tests/it/common/launcher.rs runs): made here, it is not compiled while the
 # first tests wait on it (15 s on 2 cores).
 cargo build -p fake-agent
-bench_exes="$(cargo test --no-run --bench '*' --message-format=json-render-diagnostics |
+bench_exes="$(cargo test --no-run --all-targets --message-format=json-render-diagnostics |
     grep '"kind":\["bench"\]' | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)"
 [ -n "$bench_exes" ] || { echo "tools/test.sh: the Linux build named no benchmark"; exit 1; }
+echo "tools/test.sh: Linux build ok in $((SECONDS - lane_start)) s"
 
 # Every benchmark once, small (`--quick`: its figures mean nothing, only a
 # crash fails), in the test profile, which shares this run's build (the bench
-# profile would compile everything again in release). They wait on agents
-# and processes more than they compute (100 s alone, using a quarter of the
-# machine; in line they left it idle), so they run beside the rest of the
-# builds, in a session (and scheduling group) of their own; started here,
-# not by cargo, they hold no lock on the target folder that the builds need.
+# profile would compile everything again in release). They run beside the
+# Windows build, in a session (and scheduling group) of their own; started
+# here, not by cargo, they hold no lock on the target folder that the build
+# needs. Measured on 2 cores (whole fresh-clone runs): in line after the
+# builds 1194 s; beside the Windows build 1167 s (they took 331 s there,
+# 100 s alone: their syncs wait behind the build's writes); started before
+# the rest of the Linux build 1181 s (381 s, the run waited for them); in
+# three lines at once on an idle machine they took 114 s, not less.
 START="$(date +%s)" BENCH_EXES="$bench_exes" setsid sh -c '
     for exe in $BENCH_EXES; do
         echo "== $exe"
@@ -209,8 +213,6 @@ START="$(date +%s)" BENCH_EXES="$bench_exes" setsid sh -c '
     done
     echo "benchmarks done after $(($(date +%s) - START)) s"' >"$bench_log" 2>&1 &
 bench_pid=$!
-cargo test --no-run --all-targets
-echo "tools/test.sh: Linux build ok in $((SECONDS - lane_start)) s"
 
 # Windows: the Windows lane builds the .exe and its tests and runs the tests
 # that matter there under Wine (tools/wine-runner.sh, the Cargo runner that
