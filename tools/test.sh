@@ -203,7 +203,7 @@ echo "tools/test.sh: Linux build ok in $((SECONDS - lane_start)) s"
 # here, not by cargo, they hold no lock on the target folder that the build
 # needs. Measured on 2 cores (whole fresh-clone runs): in line after the
 # builds 1194 s; beside the Windows build 1167 s (they took 331 s there,
-# 100 s alone: their syncs wait behind the build's writes); started before
+# 100 s alone); started before
 # the rest of the Linux build 1181 s (381 s, the run waited for them); in
 # three lines at once on an idle machine they took 114 s, not less.
 START="$(date +%s)" BENCH_EXES="$bench_exes" setsid sh -c '

@@ -1,6 +1,9 @@
-//! Noticing reports the moment they land: a debounced `notify` watch on the
-//! mailbox root feeds one ingestion thread, which scans the folders named by the
-//! events (and every folder at start-up or when a watch is created). Polling is
+//! Noticing reports the moment they land: a `notify` watch on the mailbox
+//! root feeds one ingestion thread, which scans the folders named by the
+//! events (and every folder at start-up or when a watch is created). After
+//! the first event it takes what lands within a few milliseconds with it, so
+//! reports that land together are one batch (and one notice), as a debounce
+//! made them, without a thread that ticks while nothing happens. Polling is
 //! only a retry for files that are still being written.
 
 use std::collections::{BTreeSet, HashMap};
@@ -9,14 +12,14 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::Weak;
 use std::time::Duration;
 
-use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache};
+use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 
 use super::Seen;
 use crate::mailbox::Mailbox;
 
-/// Debounce window: short, so a drop shows within milliseconds.
-const DEBOUNCE: Duration = Duration::from_millis(4);
+/// After a job, what arrives within this long is taken with it: short, so a
+/// drop shows within milliseconds.
+const GATHER: Duration = Duration::from_millis(4);
 /// Retry interval while a file is incomplete.
 const RETRY: Duration = Duration::from_millis(100);
 /// Every folder is scanned after this long without a job: a watch that
@@ -24,7 +27,7 @@ const RETRY: Duration = Duration::from_millis(100);
 /// delays a report by at most this, never loses it.
 const SWEEP: Duration = Duration::from_secs(5);
 
-pub type MailboxWatcher = Debouncer<RecommendedWatcher, NoCache>;
+pub type MailboxWatcher = RecommendedWatcher;
 
 /// Work for the ingestion thread.
 pub enum Job {
@@ -37,34 +40,25 @@ pub enum Job {
 }
 
 /// Starts the watch on the mailbox root; events become `Job::Scan`s.
-pub fn watch(root: &Path, jobs: std::sync::mpsc::Sender<Job>) -> anyhow::Result<MailboxWatcher> {
+pub fn watch(root: &Path, jobs: std::sync::mpsc::Sender<Job>) -> notify::Result<MailboxWatcher> {
     let root_owned = root.to_path_buf();
-    let mut debouncer = new_debouncer_opt::<_, RecommendedWatcher, NoCache>(
-        DEBOUNCE,
-        Some(Duration::from_millis(2)),
-        move |result: DebounceEventResult| {
-            let Ok(events) = result else {
-                // The watch lost events (overflow): rescan everything.
-                let _ = jobs.send(Job::ScanAll);
-                return;
-            };
-            let mut folders = BTreeSet::new();
-            for event in events {
-                for path in &event.paths {
-                    if let Some(id) = zhongshu_of(&root_owned, path) {
-                        folders.insert(id);
-                    }
-                }
-            }
-            for id in folders {
-                let _ = jobs.send(Job::Scan(id));
-            }
-        },
-        NoCache,
-        Default::default(),
-    )?;
-    debouncer.watch(root, RecursiveMode::Recursive)?;
-    Ok(debouncer)
+    let mut watcher = notify::recommended_watcher(move |result: notify::Result<notify::Event>| {
+        let Ok(event) = result else {
+            // The watch lost events (overflow): rescan everything.
+            let _ = jobs.send(Job::ScanAll);
+            return;
+        };
+        let folders: BTreeSet<String> = event
+            .paths
+            .iter()
+            .filter_map(|path| zhongshu_of(&root_owned, path))
+            .collect();
+        for id in folders {
+            let _ = jobs.send(Job::Scan(id));
+        }
+    })?;
+    watcher.watch(root, RecursiveMode::Recursive)?;
+    Ok(watcher)
 }
 
 /// The Zhongshu id an event path belongs to, if it concerns an incoming folder.
@@ -88,7 +82,11 @@ pub fn run(launcher: Weak<Mailbox>, jobs: Receiver<Job>) {
     loop {
         let idle = waiting.is_empty();
         let (first, sweep) = match jobs.recv_timeout(if idle { SWEEP } else { RETRY }) {
-            Ok(job) => (Some(job), false),
+            Ok(job) => {
+                // What lands with it comes in the same batch.
+                std::thread::sleep(GATHER);
+                (Some(job), false)
+            }
             // Quiet for a while: look everywhere, in case the watch missed a file.
             Err(RecvTimeoutError::Timeout) => (None, idle),
             Err(RecvTimeoutError::Disconnected) => return,
