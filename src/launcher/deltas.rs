@@ -400,15 +400,22 @@ mod tests {
         assert_eq!(super::sessions_named(&events), None);
     }
 
-    /// A change of one planner's record reaches the page as that change
-    /// alone; its view is built again, the other planner's reused.
-    #[test]
-    fn a_change_of_one_session_is_built_again_in_part() {
+    /// A launcher with the default configuration over a fresh repository
+    /// (the folder, kept while the launcher is used).
+    fn launcher_in_a_repo() -> (tempfile::TempDir, std::sync::Arc<Launcher>) {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
         crate::launcher::facts::tests::repo_with_a_file(&repo);
         let config = Config::load_with_env(&repo, &Default::default()).unwrap();
         let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        (dir, l)
+    }
+
+    /// A change of one planner's record reaches the page as that change
+    /// alone; its view is built again, the other planner's reused.
+    #[test]
+    fn a_change_of_one_session_is_built_again_in_part() {
+        let (_dir, l) = launcher_in_a_repo();
         let planner = |id: &str| -> crate::model::Session {
             serde_json::from_value(serde_json::json!({
                 "id": id, "session_kind": "zhongshu", "role": "planner", "department": null,
@@ -456,11 +463,7 @@ mod tests {
 
     #[test]
     fn no_status_is_built_while_no_page_listens_and_the_first_page_gets_it_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        let repo = dir.path().join("repo");
-        crate::launcher::facts::tests::repo_with_a_file(&repo);
-        let config = Config::load_with_env(&repo, &Default::default()).unwrap();
-        let l = Launcher::open(&repo, config, repo.join(".tmp")).unwrap();
+        let (_dir, l) = launcher_in_a_repo();
         let mut seen = Sent::default();
         assert!(
             l.next_delta(&mut seen, &[], false, false).is_none(),

@@ -188,6 +188,16 @@ mod tests {
         state
     }
 
+    /// The department record of session `id`, to change.
+    fn department_of<'a>(state: &'a mut State, id: &str) -> &'a mut crate::model::DepartmentPart {
+        state
+            .sessions
+            .get_mut(id)
+            .unwrap()
+            .department_mut()
+            .unwrap()
+    }
+
     fn set(ids: &[&str]) -> HashSet<String> {
         ids.iter().map(|s| s.to_string()).collect()
     }
@@ -227,29 +237,14 @@ mod tests {
         let mut state = two_families();
         let mut w = crate::model::Workspace::new("p".into(), "b".into(), "c".into(), "n".into());
         w.successor = Some("e1".into());
-        let sent_back = state
-            .sessions
-            .get_mut("d1")
-            .unwrap()
-            .department_mut()
-            .unwrap();
+        let sent_back = department_of(&mut state, "d1");
         sent_back.workspace = Some(Box::new(w));
         assert!(families(&state, &["e1"]).contains("d1"), "a successor");
 
         let mut state = two_families();
-        let retried = state
-            .sessions
-            .get_mut("d2")
-            .unwrap()
-            .department_mut()
-            .unwrap();
+        let retried = department_of(&mut state, "d2");
         retried.retried_as = Some("q-7".into());
-        let again = state
-            .sessions
-            .get_mut("e2")
-            .unwrap()
-            .department_mut()
-            .unwrap();
+        let again = department_of(&mut state, "e2");
         again.queue_id = Some("q-7".into());
         assert!(families(&state, &["e2"]).contains("d2"), "a retry");
 
