@@ -834,7 +834,7 @@ pub fn spawn_until_ready(mut cmd: Command) -> Subprocess {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn the launcher binary");
+    let mut child = spawn_child(&mut cmd).expect("spawn the launcher binary");
     let stdout = child.stdout.take().unwrap();
     let stderr = child.stderr.take().unwrap();
     let err_buf = Arc::new(Mutex::new(String::new()));
@@ -894,6 +894,26 @@ pub fn parse_ready_line(line: &str) -> (String, String) {
     assert!(url.starts_with("http://127.0.0.1:"), "url {url}");
     assert_eq!(token.len(), 64, "a 256-bit token is 64 hex digits: {token}");
     (url.to_string(), token.to_string())
+}
+
+/// Starts `cmd`. Under Wine, a new process that dies while Wine starts it
+/// (before any of its own code runs) fails CreateProcess with
+/// ERROR_INTERNAL_ERROR (1359: Wine's NtCreateUserProcess when the child
+/// reports no success and no exit code); seen once in CI on a loaded machine.
+/// That start is tried again, twice at most; every other error is returned.
+pub fn spawn_child(cmd: &mut Command) -> std::io::Result<Child> {
+    const WINE_START_FAILED: i32 = 1359;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e) if cfg!(windows) && e.raw_os_error() == Some(WINE_START_FAILED) && tries < 2 => {
+                tries += 1;
+                eprintln!("the start of {cmd:?} failed under Wine ({e}); trying again");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// The binary with this process's CODEX_GOVERNANCE_* and FAKE_AGENT_* removed;
@@ -975,10 +995,13 @@ impl Drop for Subprocess {
 
 /// Runs the binary to completion: (exit code, stdout, stderr).
 pub fn run_binary(args: &[&str]) -> (i32, String, String) {
-    let out = base_command()
-        .args(args)
+    let mut cmd = base_command();
+    cmd.args(args)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = spawn_child(&mut cmd)
+        .and_then(|child| child.wait_with_output())
         .expect("run the binary");
     (
         out.status.code().unwrap_or(-1),
