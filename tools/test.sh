@@ -208,7 +208,7 @@ echo "tools/test.sh: Linux build ok in $((SECONDS - lane_start)) s"
 # three lines at once on an idle machine they took 114 s, not less.
 START="$(date +%s)" BENCH_EXES="$bench_exes" setsid sh -c '
     for exe in $BENCH_EXES; do
-        echo "== $exe"
+        echo "== $exe (at $(($(date +%s) - START)) s)"
         "$exe" --quick || exit 1
     done
     echo "benchmarks done after $(($(date +%s) - START)) s"' >"$bench_log" 2>&1 &
@@ -248,18 +248,6 @@ START="$(date +%s)" WIN_EXES="$win_exes" CODEX_GOVERNANCE_WINE_AGENT_BUILT=1 set
     echo "Windows tests done after $(($(date +%s) - START)) s"' >"$win_log" 2>&1 &
 win_pid=$!
 
-set +e
-wait "$bench_pid"
-bench=$?
-set -e
-bench_pid=""
-if [ "$bench" -ne 0 ]; then
-    tail -n 60 "$bench_log"
-    echo "tools/test.sh: a benchmark FAILED in its quick run (rc=$bench): see $bench_log"
-    exit 1
-fi
-tail -n 1 "$bench_log"
-
 # Most integration tests wait on agents, git and browsers rather than compute:
 # at the default of one test per core (2 here) the run used 0.7 of a core for
 # 630 s; at four it used 1.1 and took 410 s. Races that two at a time hid were
@@ -279,7 +267,16 @@ wait "$win_pid"
 win=$?
 wait "$mac_pid"
 mac=$?
+wait "$bench_pid"
+bench=$?
 set -e
+bench_pid=""
+if [ "$bench" -ne 0 ]; then
+    tail -n 60 "$bench_log"
+    echo "tools/test.sh: a benchmark FAILED in its quick run (rc=$bench): see $bench_log"
+    exit 1
+fi
+tail -n 1 "$bench_log"
 grep -E "^test result|^Windows tests done" "$win_log" || true
 if [ "$win" -ne 0 ]; then
     tail -n 80 "$win_log"
