@@ -139,13 +139,17 @@ impl CodexScenario {
     }
 }
 
-/// A running Codex scenario.
+/// A running Codex scenario. Fields drop in the order written: the launcher
+/// first, then the repository, which ends the app-server the launcher left.
+/// (The other way round, a launcher that saw its app-server ended started
+/// another in the moment before it was killed, and that one was left
+/// running: seen after a whole run.)
 pub struct Codex {
+    pub launcher: Subprocess,
     pub repo: TestRepo,
     pub server: ModelServer,
     /// The launcher's environment (Codex's home, binary and proxies).
     pub env: Vec<(String, String)>,
-    pub launcher: Subprocess,
 }
 
 impl Codex {
