@@ -18,8 +18,9 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 pub const DASHBOARD: &str = "http://127.0.0.1:6211";
-/// Only to avoid hanging forever; nothing asserts on time.
-pub const PATIENCE: Duration = Duration::from_secs(30);
+/// Only to avoid hanging forever; nothing asserts on time. As the
+/// launcher's (common/launcher.rs): longer under Wine.
+pub const PATIENCE: Duration = super::launcher::PATIENCE;
 
 /// `program` with `args` in a new 80×24 pseudo-terminal, in the temporary
 /// folder, with `env` added to its environment.
