@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::agents::{ToolAnswer, ToolCall, ToolHandler};
+use crate::agents::{AgentError, ToolAnswer, ToolCall, ToolHandler};
 use crate::context::Context;
 use crate::credentials::Grant;
 use crate::error::{LResult, LauncherError};
@@ -45,8 +45,17 @@ impl ToolHandler for Runner {
     fn answer(self: Arc<Self>, session_id: String, call: ToolCall) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let answer = self.answer_call(&session_id, &call).await;
-            if let Err(e) = call.reply.send(&answer) {
-                tracing::warn!("answering {} of {session_id}: {e}", call.tool);
+            match call.reply.send(&answer) {
+                Ok(()) => {}
+                // Stopped or ended meanwhile (a clean stop suspends the thread
+                // while its call is answered): the effect and its receipt are
+                // recorded, and a thread that resumes is asked again and gets
+                // this answer without the call being redone.
+                Err(AgentError::Gone) => tracing::info!(
+                    "{} of {session_id} not answered: the agent is gone",
+                    call.tool
+                ),
+                Err(e) => tracing::warn!("answering {} of {session_id}: {e}", call.tool),
             }
         })
     }
