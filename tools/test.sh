@@ -241,7 +241,7 @@ win_exes="$(cargo test --no-run --target x86_64-pc-windows-gnu --lib --test it \
     grep -o '"executable":"[^"]*"' | cut -d'"' -f4)"
 [ -n "$win_exes" ] || { echo "tools/test.sh: the Windows build named no test executable"; exit 1; }
 echo "tools/test.sh: Windows build ok in $((SECONDS - lane_start)) s; its tests run under Wine beside the Linux tests (log: $win_log)"
-START="$(date +%s)" WIN_EXES="$win_exes" CODEX_GOVERNANCE_WINE_AGENT_BUILT=1 setsid sh -c '
+START="$(date +%s)" WIN_EXES="$win_exes" CODEX_GOVERNANCE_FAKE_AGENT_BUILT=1 setsid sh -c '
     for exe in $WIN_EXES; do
         echo "== $exe"
         tools/wine-runner.sh "$exe" || exit 1

@@ -53,7 +53,7 @@ case "$profile_dir" in
 esac
 # tools/test.sh builds it first and runs the test executables itself, beside
 # a Linux cargo that holds the target folder's lock: it says so.
-if [ "${CODEX_GOVERNANCE_WINE_AGENT_BUILT:-}" != 1 ]; then
+if [ "${CODEX_GOVERNANCE_FAKE_AGENT_BUILT:-}" != 1 ]; then
     cargo build --quiet --manifest-path "$root/Cargo.toml" -p fake-agent \
         --target x86_64-pc-windows-gnu --profile "$profile"
 fi

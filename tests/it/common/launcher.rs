@@ -69,7 +69,8 @@ pub fn fake_agent() -> PathBuf {
 
 /// `cargo build -p fake-agent` into this run's target folder, so a bare
 /// `cargo test` finds it fresh. Skipped when `CODEX_GOVERNANCE_FAKE_AGENT_BUILT=1`
-/// says it was built already: tools/test.sh builds it first and runs the
+/// says it was built already (the same word tools/wine-runner.sh takes for
+/// the Windows one): tools/test.sh builds it first and runs the
 /// benchmarks beside the Windows build, where this cargo would wait for that
 /// build's lock on the target folder (the benchmarks' quick run took 322 to
 /// 356 s there, 100 s alone).
